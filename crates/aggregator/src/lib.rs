@@ -1,0 +1,1 @@
+//! Kafka consumer: enrich, gate consent, deduplicate and write statistics to ClickHouse

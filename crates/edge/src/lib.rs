@@ -1,0 +1,1 @@
+//! The edge HTTP service: pixel, click redirects, pseudonymisation, Kafka hand-off

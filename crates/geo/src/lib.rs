@@ -1,0 +1,1 @@
+//! GeoIP and ASN lookups from MMDB files, reloaded on change

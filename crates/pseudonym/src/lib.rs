@@ -1,0 +1,1 @@
+//! Visitor pseudonymisation: keyed hashes under a forward-only daily salt ratchet

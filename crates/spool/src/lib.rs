@@ -1,0 +1,1 @@
+//! Append-only, checksummed on-disk spool for events while Kafka is away

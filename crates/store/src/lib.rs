@@ -1,0 +1,1 @@
+//! ClickHouse storage: migrations, row types, queries

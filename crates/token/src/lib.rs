@@ -1,0 +1,1 @@
+//! Tracking tokens: compact signed pixel, click and unsubscribe tokens and URL minting

@@ -1,0 +1,1 @@
+//! Senders' toolkit: HTML/text rewriting with signed links and pixels, unsubscribe headers

@@ -1,0 +1,12 @@
+//! The `mailpulse` binary: parse the command line and configuration, start telemetry, run the
+//! chosen component, shut down.
+
+mod cli;
+
+use anyhow::Result;
+use clap::Parser;
+
+fn main() -> Result<()> {
+    let cli = cli::Cli::parse();
+    cli::run(cli)
+}
