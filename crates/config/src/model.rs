@@ -197,6 +197,8 @@ pub struct AggregatorConfig {
     pub retry_initial_ms: u64,
     /// Redelivered duplicates are recognised by event id within this window, seconds. Default 86400.
     pub dedup_window_secs: u64,
+    /// Listen address of `/healthz`, `/readyz` and `/metrics`. Default `127.0.0.1:9102`.
+    pub admin_listen: String,
 }
 
 impl Default for AggregatorConfig {
@@ -207,6 +209,7 @@ impl Default for AggregatorConfig {
             batch_max_ms: 500,
             retry_initial_ms: 200,
             dedup_window_secs: 86_400,
+            admin_listen: "127.0.0.1:9102".into(),
         }
     }
 }

@@ -1,0 +1,518 @@
+//! The consume → enrich → gate → batch → insert → commit loop.
+//!
+//! # Exactly once in effect
+//!
+//! Kafka delivers at least once: offsets are committed only after the batch's INSERT has
+//! succeeded (auto commit and auto offset store are off). Two filters turn that into
+//! exactly-once statistics:
+//!
+//! - **The watermark.** `ingest_offsets` holds the highest stored offset per partition and is
+//!   written by the same INSERT as the rows. A message at or below it was stored already (a
+//!   redelivery after a crash before the commit, or an insert the client saw fail but the
+//!   server completed). It is read when a partition is assigned and again after any failed
+//!   insert — once that insert is known to be no longer running on the server.
+//! - **Recent event ids.** A bounded set of stored ids catches duplicates produced upstream
+//!   (same event id, another offset). It is seeded from ClickHouse at start.
+//!
+//! One batch is one INSERT into `events`; every statistic is a materialized view of it, so a
+//! batch is counted once, as a block. What remains: a server killed *between* writing `events`
+//! and writing the views can leave some views with the batch and some without (see
+//! `schemas/README.md`).
+//!
+//! # ClickHouse unavailable
+//!
+//! The batch is kept, consumption is paused (the consumer keeps polling so the group does not
+//! evict it), and the insert is retried with exponential backoff up to 30 s. Nothing is
+//! committed or dropped meanwhile; consumption resumes by itself.
+//!
+//! # Rebalances
+//!
+//! Revocations arrive inside `recv()`, never during an insert: the part of the batch from a
+//! revoked partition is discarded before anything else happens, and the new owner re-reads it
+//! from the last commit.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mailpulse_event::{Event, TrackingLevel};
+use mailpulse_store::{offsets, Client, StoreError};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::admin::Health;
+use crate::batch::{Batch, DeadLetter};
+use crate::consent::ConsentBook;
+use crate::dedup::RecentIds;
+use crate::dlq::DeadLetters;
+use crate::enrichment::Enrichments;
+use crate::gate::{Decision, Gate};
+use crate::kafka::{PipelineContext, RebalanceEvent};
+use crate::metrics::Metrics;
+use crate::row::{anonymous_id, stored_id, PendingRow, Pseudonymizer, SubscriberKey};
+
+/// Longest wait between insert retries.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// How long `recv()` may wait with an empty batch before the loop looks around again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Tunables of the loop (from `[aggregator]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub topic: String,
+    pub batch_max_rows: usize,
+    pub batch_max_wait: Duration,
+    pub retry_initial: Duration,
+    pub insert_timeout: Duration,
+    pub dedup_capacity: usize,
+    pub dedup_window_secs: u64,
+}
+
+/// A message reduced to what the pipeline needs, so the consumer is not borrowed while the
+/// pipeline works on it.
+struct Incoming {
+    partition: i32,
+    offset: i64,
+    content: Result<Event, DeadLetter>,
+}
+
+impl Incoming {
+    fn from_message(message: &BorrowedMessage<'_>) -> Incoming {
+        let partition = message.partition();
+        let offset = message.offset();
+        let payload = message.payload().unwrap_or_default();
+        let content = Event::from_json(payload).map_err(|error| DeadLetter {
+            partition,
+            offset,
+            key: message.key().map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            reason: error.to_string(),
+            delivery: None,
+        });
+        Incoming {
+            partition,
+            offset,
+            content,
+        }
+    }
+}
+
+/// Why a store attempt did not complete.
+#[derive(Debug, thiserror::Error)]
+enum StoreAttemptError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("dead-letter delivery failed: {0}")]
+    DeadLetter(#[from] rdkafka::error::KafkaError),
+    #[error("the previous insert {0} is still running on the server")]
+    StillRunning(String),
+}
+
+/// How a flush ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flushed {
+    /// Stored (or nothing left to store) and committed.
+    Committed,
+    /// Shutdown came first: nothing committed, the next owner reads it again.
+    Abandoned,
+}
+
+pub struct Pipeline {
+    pub(crate) consumer: StreamConsumer<PipelineContext>,
+    pub(crate) store: Client,
+    pub(crate) dead_letters: DeadLetters,
+    pub(crate) gate: Gate,
+    pub(crate) pseudonymizer: Pseudonymizer,
+    pub(crate) consent: ConsentBook,
+    pub(crate) enrichments: Enrichments,
+    pub(crate) metrics: Metrics,
+    pub(crate) health: Health,
+    pub(crate) settings: Settings,
+    pub(crate) recent: RecentIds,
+    pub(crate) batch: Batch,
+    /// Known watermarks: partition → highest stored offset (`None`: nothing stored). A missing
+    /// partition must be read from ClickHouse before its rows are inserted.
+    pub(crate) watermarks: HashMap<i32, Option<i64>>,
+    pub(crate) assigned: HashSet<i32>,
+    pub(crate) paused: bool,
+    /// An insert the client gave up on, which must be over before watermarks are trusted.
+    pub(crate) unsettled_insert: Option<String>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Pipeline {
+    /// Runs until `shutdown` turns true, then stores or abandons the batch, commits what is
+    /// stored and leaves the group.
+    pub async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), crate::AggregatorError> {
+        if !self.seed_recent_ids(&mut shutdown).await {
+            return Ok(());
+        }
+        self.consumer
+            .subscribe(&[self.settings.topic.as_str()])
+            .map_err(crate::AggregatorError::Kafka)?;
+        self.health.set_consuming(true);
+        tracing::info!(topic = %self.settings.topic, "consuming");
+
+        while !*shutdown.borrow() {
+            let wait = self
+                .batch
+                .deadline(self.settings.batch_max_wait)
+                .map_or(IDLE_POLL, |deadline| {
+                    deadline.saturating_duration_since(Instant::now())
+                });
+            let received = tokio::select! {
+                _ = shutdown.changed() => None,
+                received = tokio::time::timeout(wait, self.consumer.recv()) => match received {
+                    Ok(Ok(message)) => Some(Incoming::from_message(&message)),
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "consume error");
+                        None
+                    }
+                    Err(_elapsed) => None,
+                },
+            };
+            // Rebalances happened inside recv(), before the message it returned.
+            self.apply_rebalances();
+            if let Some(incoming) = received {
+                self.handle(incoming);
+            }
+            if self
+                .batch
+                .is_due(self.settings.batch_max_rows, self.settings.batch_max_wait)
+            {
+                self.flush(&mut shutdown, CommitMode::Async).await;
+            }
+        }
+
+        tracing::info!("shutting down: storing the last batch");
+        self.health.set_consuming(false);
+        if !self.batch.is_empty() {
+            // One attempt: shutdown is set, so a failure abandons instead of waiting.
+            if self.flush(&mut shutdown, CommitMode::Sync).await == Flushed::Abandoned {
+                tracing::warn!(
+                    messages = self.batch.messages(),
+                    "last batch abandoned; it will be read again"
+                );
+            }
+        }
+        self.dead_letters.flush(Duration::from_secs(5));
+        self.consumer.unsubscribe();
+        Ok(())
+    }
+
+    /// Loads recently stored ids, retrying until ClickHouse answers. False if shut down first.
+    async fn seed_recent_ids(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let since = unix_now().saturating_sub(self.settings.dedup_window_secs + 3600);
+        let since = u32::try_from(since).unwrap_or(0);
+        let mut delay = self.settings.retry_initial;
+        loop {
+            match offsets::recent_event_ids(
+                &self.store,
+                &self.settings.topic,
+                since,
+                self.settings.dedup_capacity as u64,
+            )
+            .await
+            {
+                Ok(ids) => {
+                    let now = unix_now();
+                    // Newest first from the query; insert oldest first so eviction order holds.
+                    for id in ids.iter().rev() {
+                        self.recent.insert(*id, now);
+                    }
+                    tracing::info!(ids = ids.len(), "duplicate filter seeded");
+                    return true;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, ?delay, "cannot read recent event ids; retrying");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return false,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+    }
+
+    fn apply_rebalances(&mut self) {
+        for event in self.consumer.context().take_events() {
+            match event {
+                RebalanceEvent::Revoked(partitions) => {
+                    self.batch.discard_partitions(&partitions);
+                    for partition in &partitions {
+                        self.watermarks.remove(partition);
+                        self.assigned.remove(partition);
+                    }
+                }
+                RebalanceEvent::Assigned(partitions) => {
+                    for partition in &partitions {
+                        // Another consumer may have stored more since we last looked.
+                        self.watermarks.remove(partition);
+                        self.assigned.insert(*partition);
+                    }
+                    if self.paused {
+                        self.set_paused(true);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, incoming: Incoming) {
+        self.metrics.consumed.inc();
+        let Incoming {
+            partition,
+            offset,
+            content,
+        } = incoming;
+        match content {
+            Err(mut letter) => {
+                tracing::warn!(partition, offset, reason = %letter.reason, "poison message to the dead-letter topic");
+                self.metrics.skip("dlq");
+                self.dead_letters.send(&mut letter);
+                self.batch.push_dead_letter(letter);
+            }
+            Ok(event) => self.accept(event, partition, offset),
+        }
+        self.batch.processed(partition, offset);
+    }
+
+    fn accept(&mut self, event: Event, partition: i32, offset: i64) {
+        if matches!(self.watermarks.get(&partition), Some(Some(stored)) if offset <= *stored) {
+            self.metrics.skip("offset");
+            return;
+        }
+        let anonymous = anonymous_id(&event.id);
+        let seen = |id: &Uuid| self.recent.contains(id) || self.batch.contains_id(id);
+        if seen(&event.id) || seen(&anonymous) {
+            self.metrics.skip("event_id");
+            return;
+        }
+        let consent = self.consent.lookup(&event.tenant, &event.subscriber);
+        let level = match self.gate.decide(consent, &event) {
+            Decision::Drop => {
+                self.metrics.skip("consent");
+                return;
+            }
+            Decision::Store(level) => level,
+        };
+        let enriched = self.enrichments.enrich(&event);
+        let key = match level {
+            TrackingLevel::Identified => SubscriberKey::Identified,
+            TrackingLevel::Pseudonymous => SubscriberKey::Pseudonym(
+                self.pseudonymizer
+                    .pseudonym(&event.tenant, &event.subscriber),
+            ),
+            TrackingLevel::Anonymous | TrackingLevel::Off => SubscriberKey::None,
+        };
+        self.batch.push_row(PendingRow {
+            stored_id: stored_id(&event.id, level),
+            event,
+            partition,
+            offset,
+            level,
+            key,
+            enriched,
+        });
+    }
+
+    /// Stores the batch and commits its offsets, retrying until it succeeds or shutdown.
+    async fn flush(&mut self, shutdown: &mut watch::Receiver<bool>, mode: CommitMode) -> Flushed {
+        let mut delay = self.settings.retry_initial;
+        loop {
+            match self.try_store().await {
+                Ok(()) => break,
+                Err(error) => {
+                    self.metrics.insert_retries.inc();
+                    tracing::warn!(%error, ?delay, rows = self.batch.rows().len(), "storing the batch failed; consumption paused, will retry");
+                    self.set_paused(true);
+                    if !self.wait_serving_consumer(delay, shutdown).await {
+                        return Flushed::Abandoned;
+                    }
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+            }
+        }
+        self.commit(mode);
+        if self.paused {
+            self.set_paused(false);
+            tracing::info!("ClickHouse accepts inserts again; consumption resumed");
+        }
+        Flushed::Committed
+    }
+
+    /// Delivers dead letters, drops rows already stored, and inserts the rest as one INSERT.
+    async fn try_store(&mut self) -> Result<(), StoreAttemptError> {
+        self.apply_rebalances();
+        if !self.batch.dead_letters_mut().is_empty() {
+            self.dead_letters
+                .confirm(self.batch.dead_letters_mut())
+                .await?;
+        }
+        if let Some(query_id) = &self.unsettled_insert {
+            if offsets::query_running(&self.store, query_id).await? {
+                return Err(StoreAttemptError::StillRunning(query_id.clone()));
+            }
+            self.unsettled_insert = None;
+        }
+        let unknown: Vec<i32> = self
+            .batch
+            .partitions()
+            .filter(|p| !self.watermarks.contains_key(p))
+            .collect();
+        if !unknown.is_empty() {
+            let stored = offsets::watermarks(&self.store, &self.settings.topic).await?;
+            for partition in unknown {
+                self.watermarks
+                    .insert(partition, stored.get(&partition).copied());
+            }
+        }
+        let watermarks = &self.watermarks;
+        let already = self
+            .batch
+            .drop_stored(|partition| watermarks.get(&partition).copied().flatten());
+        let now = unix_now();
+        for id in already {
+            self.metrics.skip("offset");
+            self.recent.insert(id, now);
+        }
+        if self.batch.rows().is_empty() {
+            return Ok(());
+        }
+
+        let query_id = Uuid::now_v7().to_string();
+        let ingested_at = u32::try_from(now).unwrap_or(u32::MAX);
+        let topic = self.settings.topic.as_str();
+        let started = Instant::now();
+        let result = offsets::insert_events(
+            &self.store,
+            self.batch
+                .rows()
+                .iter()
+                .map(|row| row.to_row(topic, ingested_at)),
+            &query_id,
+            self.settings.insert_timeout,
+        )
+        .await;
+        match result {
+            Ok(written) => {
+                self.metrics
+                    .insert_duration
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.inserted.inc_by(written);
+                for row in self.batch.rows() {
+                    let known = self.watermarks.entry(row.partition).or_insert(None);
+                    *known = Some(known.map_or(row.offset, |w| w.max(row.offset)));
+                }
+                Ok(())
+            }
+            Err(error) => {
+                // The server may still complete it: settle that, then re-read the watermarks.
+                self.unsettled_insert = Some(query_id);
+                for partition in self.batch.partitions().collect::<Vec<_>>() {
+                    self.watermarks.remove(&partition);
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Sleeps `delay` while still polling the consumer, so rebalances are served and the group
+    /// keeps this member. False if shutdown came first.
+    async fn wait_serving_consumer(
+        &mut self,
+        delay: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            if *shutdown.borrow() {
+                return false;
+            }
+            let received = tokio::select! {
+                _ = shutdown.changed() => return false,
+                received = tokio::time::timeout_at(until, self.consumer.recv()) => match received {
+                    Err(_elapsed) => None,
+                    Ok(Ok(message)) => Some(Some(Incoming::from_message(&message))),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "consume error while paused");
+                        Some(None)
+                    }
+                },
+            };
+            self.apply_rebalances();
+            match received {
+                None => return true,
+                // A message from before the pause took effect: it belongs to the batch.
+                Some(Some(incoming)) => self.handle(incoming),
+                Some(None) => {}
+            }
+        }
+    }
+
+    fn set_paused(&mut self, paused: bool) {
+        let assignment = match self.consumer.assignment() {
+            Ok(assignment) => assignment,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the assignment");
+                return;
+            }
+        };
+        let result = if paused {
+            self.consumer.pause(&assignment)
+        } else {
+            self.consumer.resume(&assignment)
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, paused, "pause/resume failed");
+        }
+        self.paused = paused;
+        self.health.set_paused(paused);
+        self.metrics.paused.set(i64::from(paused));
+    }
+
+    fn commit(&mut self, mode: CommitMode) {
+        let mut positions = TopicPartitionList::new();
+        for (partition, next) in self.batch.commit_positions() {
+            if !self.assigned.contains(&partition) {
+                continue;
+            }
+            if let Err(error) = positions.add_partition_offset(
+                &self.settings.topic,
+                partition,
+                Offset::Offset(next),
+            ) {
+                tracing::warn!(%error, partition, "cannot list the offset to commit");
+            }
+        }
+        if positions.count() > 0 {
+            if let Err(error) = self.consumer.commit(&positions, mode) {
+                // Stored already; a redelivery is skipped by the watermark.
+                tracing::warn!(%error, "offset commit failed");
+            }
+        }
+        if let Some(started) = self.batch.started() {
+            self.metrics
+                .batch_latency
+                .observe(started.elapsed().as_secs_f64());
+        }
+        self.metrics.batches.inc();
+        let now = unix_now();
+        for id in self.batch.finish() {
+            self.recent.insert(id, now);
+        }
+    }
+}
