@@ -21,12 +21,9 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const RELEASE: &str = "mailpulse";
 
 /// Env the chart sets for config keys that other work is adding to `mailpulse-config`
-/// (`aggregator.admin_listen`, `api.admin_keys`). The loader refuses unknown keys, so they are
-/// left out when a pod's env is fed to it; drop an entry once its key exists.
-const AWAITING_CONFIG_KEYS: &[&str] = &[
-    "MAILPULSE_AGGREGATOR_ADMIN_LISTEN",
-    "MAILPULSE_API_ADMIN_KEYS",
-];
+/// (`api.admin_keys`). The loader refuses unknown keys, so they are left out when a pod's env is
+/// fed to it; drop an entry once its key exists.
+const AWAITING_CONFIG_KEYS: &[&str] = &["MAILPULSE_API_ADMIN_KEYS"];
 
 // ---------------------------------------------------------------------------------------------
 // Rendering
@@ -469,6 +466,10 @@ fn rendered_config_loads_with_the_real_loader_in_every_pod() {
                 !config.keys.allow_dev_key,
                 "{values}/{name}: dev keys allowed"
             );
+            if name == "mailpulse-aggregator" {
+                // The admin port the probes and the ServiceMonitor use.
+                assert_eq!(config.aggregator.admin_listen, "0.0.0.0:9102");
+            }
             assert_eq!(config.edge.spool_dir, Path::new("/var/lib/mailpulse/spool"));
             if values == "minimal" {
                 assert_eq!(config.keys.signing, MINIMAL_SIGNING_KEYS, "{name}");
@@ -881,12 +882,24 @@ fn migrations_run_as_a_pre_install_and_pre_upgrade_hook() {
         "topics off by default"
     );
 
-    let with_topics = render("topics: {create: true, extraArgs: ['--dry-run']}\n");
+    let with_topics = render(
+        "kafka: {eventsPartitions: 24}\ntopics: {create: true, replicationFactor: 2, extraArgs: ['--x']}\n",
+    );
     let topics = with_topics.find("Job", "mailpulse-topics");
     assert!(hook_weight(topics) < hook_weight(with_topics.find("Job", "mailpulse-migrate")));
     assert_eq!(
         container(&topics["spec"]["template"]["spec"], "topics")["args"],
-        Value::Sequence(vec!["topics".into(), "create".into(), "--dry-run".into()])
+        Value::Sequence(
+            [
+                "topics",
+                "create",
+                "--events-partitions=24",
+                "--replication-factor=2",
+                "--x"
+            ]
+            .map(Value::from)
+            .to_vec()
+        )
     );
 
     let without = render("migrations: {enabled: false}\n");
