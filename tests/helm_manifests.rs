@@ -1029,3 +1029,76 @@ fn tracking_base_url_defaults_to_the_edge_ingress_host() {
         "an explicit URL wins over the ingress host"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// values.yaml documentation
+// ---------------------------------------------------------------------------------------------
+
+/// Every value in values.yaml carries a `# full.key.path -- description` comment right above
+/// it (a documented map covers its children), and every such comment names the key below it.
+#[test]
+fn every_value_has_a_key_description_comment() {
+    let text = std::fs::read_to_string(chart_file("values.yaml")).expect("read values.yaml");
+    let mut parents: Vec<(usize, String)> = Vec::new();
+    let mut pending_comment: Option<String> = None;
+    let mut documented: Vec<String> = Vec::new();
+    let mut undocumented: Vec<String> = Vec::new();
+    let mut misplaced: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("# ") {
+            if let Some((path, _)) = rest.split_once(" -- ") {
+                pending_comment = Some(path.to_string());
+            }
+            continue;
+        }
+        if trimmed.is_empty() || trimmed.starts_with('-') {
+            continue;
+        }
+        let Some((key, _)) = trimmed.split_once(':') else {
+            continue;
+        };
+        let indent = line.len() - trimmed.len();
+        while parents.last().is_some_and(|(i, _)| *i >= indent) {
+            parents.pop();
+        }
+        let path = parents
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .chain([key])
+            .collect::<Vec<_>>()
+            .join(".");
+        parents.push((indent, key.to_string()));
+        let comment = pending_comment.take();
+        if documented
+            .iter()
+            .any(|d| path.starts_with(&format!("{d}.")))
+        {
+            continue; // inside a documented map, e.g. podSecurityContext
+        }
+        match comment {
+            Some(c) if c == path => documented.push(path),
+            Some(c) => misplaced.push(format!("`# {c} --` above `{path}`")),
+            None => undocumented.push(path),
+        }
+    }
+    // A key without its own comment is fine when it only groups documented keys.
+    undocumented.retain(|path| {
+        !documented
+            .iter()
+            .any(|d| d.starts_with(&format!("{path}.")))
+    });
+    assert!(
+        misplaced.is_empty(),
+        "comments naming another key: {misplaced:?}"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "values without a `# key -- description`: {undocumented:?}"
+    );
+    assert!(
+        documented.len() > 100,
+        "parsed {} documented values",
+        documented.len()
+    );
+}
