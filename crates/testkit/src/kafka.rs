@@ -3,7 +3,8 @@
 //! tansu 0.6.0 limits that shape these helpers: no snappy (the producer uses lz4), the first
 //! message after a consumer joins a group takes 0.5-2 s (so [`consume`] assigns partitions
 //! directly instead of joining), and a group whose member died mid-join can stall the next
-//! member (so every group id here is unique).
+//! member (so every group id here is unique); and deleting a topic that a client still uses
+//! crashes its storage (so [`TestTopic`] leaves topics in place).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,6 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::detached::run_cleanup;
 use crate::error::within;
 use crate::{try_stack, unique_name, TestkitError};
 
@@ -63,11 +63,16 @@ fn admin_options() -> AdminOptions {
         .operation_timeout(Some(ADMIN_TIMEOUT))
 }
 
-/// A topic on the stack's broker that exists for one test and is deleted on `Drop`.
+/// A uniquely named topic on the stack's broker, for one test.
+///
+/// Deliberately **not deleted** when dropped: tansu 0.6.0's storage task panics when a client
+/// still produces (idempotently) or fetches on a topic that was deleted under it, and the broker
+/// then keeps listening but fails every request until restarted. Tests cannot promise that the
+/// code under test has let go of a topic by the time it is dropped, so the unique names are
+/// what keeps tests apart; `scripts/stack down kafka && rm -rf .stack/kafka` clears them all.
 #[derive(Debug)]
 pub struct TestTopic {
     name: String,
-    brokers: String,
 }
 
 impl TestTopic {
@@ -78,8 +83,7 @@ impl TestTopic {
 
     /// Creates a topic with exactly this name (e.g. one from [`crate::test_config`]).
     pub async fn with_name(name: &str, partitions: i32) -> Result<TestTopic, TestkitError> {
-        let brokers = try_stack()?.kafka_brokers.clone();
-        let admin = admin_client(&brokers)?;
+        let admin = admin_client(&try_stack()?.kafka_brokers)?;
         let action = format!("create topic {name} ({partitions} partitions)");
         let new_topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
         let results = within(ADMIN_TIMEOUT, action.clone(), async {
@@ -97,10 +101,8 @@ impl TestTopic {
                 ));
             }
         }
-        // Owned from here on, so a failure below still deletes it.
         let topic = TestTopic {
             name: name.to_string(),
-            brokers,
         };
         topic.wait_until_visible(partitions, admin).await?;
         Ok(topic)
@@ -144,33 +146,6 @@ impl TestTopic {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-impl Drop for TestTopic {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let brokers = self.brokers.clone();
-        run_cleanup(
-            format!("delete topic {name}"),
-            ADMIN_TIMEOUT,
-            move || async move {
-                let admin = admin_client(&brokers)?;
-                for result in admin
-                    .delete_topics(&[&name], &admin_options())
-                    .await
-                    .map_err(|error| TestkitError::kafka("delete topic", error))?
-                {
-                    if let Err((_, code)) = result {
-                        return Err(TestkitError::kafka(
-                            "delete topic",
-                            rdkafka::error::KafkaError::AdminOp(code),
-                        ));
-                    }
-                }
-                Ok::<(), TestkitError>(())
-            },
-        );
     }
 }
 

@@ -4,8 +4,9 @@
 //! - [`stack()`] makes sure the stack is up (running `scripts/stack up` when `status` fails) and
 //!   returns its connection settings. It never skips: an unreachable stack fails the test with the
 //!   reason. Set `MP_STACK_AUTOSTART=0` to make it fail instead of starting the stack.
-//! - [`TestTopic`] and [`TestDatabase`] give each test its own uniquely named topic and database,
-//!   removed again on `Drop`; [`test_config`] is a [`mailpulse_config::Config`] pointed at the
+//! - [`TestTopic`] and [`TestDatabase`] give each test its own uniquely named topic and database
+//!   (the database is dropped on `Drop`; the topic stays, see [`TestTopic`] for the tansu bug
+//!   that forbids deleting it); [`test_config`] is a [`mailpulse_config::Config`] pointed at the
 //!   stack with unique names throughout.
 //! - [`consume`] reads a topic back; [`unique_group_id`] keeps consumer groups apart (tansu can
 //!   stall a group whose previous member died mid-join).
