@@ -160,9 +160,11 @@ impl Service {
     }
 }
 
-/// A service stopped for a fault test (`scripts/stack down <service>`, data kept). Restarted by
-/// [`Outage::end`] or, should the test panic first, on `Drop`, so one failing fault test does
-/// not take the service away from the tests after it.
+/// A service stopped for a fault test (`scripts/stack down <service> --hold <pid>`, data kept).
+/// Restarted by [`Outage::end`] or, should the test panic first, on `Drop`, so one failing
+/// fault test does not take the service away from the tests after it. Meanwhile other
+/// processes' `scripts/stack up` (and so their [`stack()`]) wait for it instead of restarting
+/// the service.
 ///
 /// The stack is shared: keep fault tests in their own test binary with one test each (or
 /// `--test-threads=1`), or concurrent tests of that binary see the outage too.
@@ -179,10 +181,13 @@ impl Outage {
         // Settle the stack (and the cached settings) first: a later `stack()` call must not
         // restart the service behind the test's back.
         try_stack()?;
-        let output = run_script(&["down", service.component()])?;
+        // The hold keeps `scripts/stack up` of other test processes from restarting the
+        // service mid-outage; it lapses by itself if this process dies.
+        let pid = std::process::id().to_string();
+        let output = run_script(&["down", service.component(), "--hold", &pid])?;
         if !output.status.success() {
             return Err(script_failure(
-                &format!("down {}", service.component()),
+                &format!("down {} --hold {pid}", service.component()),
                 &output,
             ));
         }
@@ -213,12 +218,12 @@ impl Drop for Outage {
 }
 
 fn restart(service: Service) -> Result<(), TestkitError> {
-    let output = run_script(&["up", service.component()])?;
+    let output = run_script(&["up", service.component(), "--release"])?;
     if output.status.success() {
         Ok(())
     } else {
         Err(script_failure(
-            &format!("up {}", service.component()),
+            &format!("up {} --release", service.component()),
             &output,
         ))
     }
