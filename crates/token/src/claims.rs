@@ -16,7 +16,7 @@ pub struct Claims<'a> {
     pub action: Action<'a>,
     /// When the token is minted, seconds since the Unix epoch.
     pub issued_at: u64,
-    /// After this instant (seconds since the Unix epoch) the token no longer verifies.
+    /// From this instant on (seconds since the Unix epoch) the token no longer verifies.
     pub expires_at: Option<u64>,
 }
 
