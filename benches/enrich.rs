@@ -69,7 +69,7 @@ fn events(count: usize) -> Vec<Event> {
     (0..count)
         .map(|n| {
             let (ua, network) = weighted[(n * 7919) % weighted.len()];
-            let kind = if n % 5 == 0 {
+            let kind = if n % 5 == 4 {
                 EventKind::Click
             } else {
                 EventKind::Open

@@ -42,7 +42,9 @@ fn addresses(count: usize) -> Vec<IpAddr> {
             let bits = next();
             if n % 4 == 3 {
                 let high = 0x2000_0000_0000_0000 | (bits & 0x0fff_ffff_ffff_ffff);
-                IpAddr::V6(Ipv6Addr::from((u128::from(high) << 64) | u128::from(next())))
+                IpAddr::V6(Ipv6Addr::from(
+                    (u128::from(high) << 64) | u128::from(next()),
+                ))
             } else {
                 IpAddr::V4(Ipv4Addr::from(bits as u32))
             }
