@@ -52,12 +52,12 @@ impl Config {
             ),
             None => (String::new(), "<defaults>".to_string()),
         };
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::Parse {
-                path: origin.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: origin.clone(),
+                    message: e.to_string(),
+                })?;
         overrides::apply(&mut table, env)?;
         let config: Config =
             toml::Value::Table(table)

@@ -127,6 +127,8 @@ pub struct EdgeConfig {
     pub max_connections: usize,
     /// Time allowed to receive a request's headers, ms (slow-loris guard). Default 5000.
     pub header_timeout_ms: u64,
+    /// Async worker threads; 0 means one per core. Default 0.
+    pub workers: usize,
 }
 
 impl Default for EdgeConfig {
@@ -149,6 +151,7 @@ impl Default for EdgeConfig {
             shutdown_flush_ms: 5_000,
             max_connections: 10_000,
             header_timeout_ms: 5_000,
+            workers: 0,
         }
     }
 }

@@ -32,7 +32,10 @@ pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result
         if !SECTIONS.contains(&section) {
             return Err(env_error(
                 name,
-                &format!("unknown section `{section}` (known: {})", SECTIONS.join(", ")),
+                &format!(
+                    "unknown section `{section}` (known: {})",
+                    SECTIONS.join(", ")
+                ),
             ));
         }
         let entry = table

@@ -1,0 +1,209 @@
+//! Request handling: which route, verify the token, record the event, answer.
+//!
+//! The answer never waits on Kafka: recording an event is an enqueue (or a spool append).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Response, StatusCode};
+use mailpulse_event::{Event, EventKind, EVENT_SCHEMA_VERSION};
+use mailpulse_token::{verify, TokenError, VerifiedToken};
+
+use crate::metrics::Route;
+use crate::response::{self, Body};
+use crate::state::EdgeState;
+
+/// Longest token we bother verifying (longer paths are not ours).
+const MAX_TOKEN_LEN: usize = 4096;
+
+pub async fn handle(
+    state: Arc<EdgeState>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let started = Instant::now();
+    let (route, response) = route(&state, peer, &request);
+    state.metrics.observe(
+        route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(response)
+}
+
+fn route(
+    state: &EdgeState,
+    peer: SocketAddr,
+    request: &Request<Incoming>,
+) -> (Route, Response<Body>) {
+    let path = request.uri().path();
+    let method = request.method();
+    let is_read = method == Method::GET || method == Method::HEAD;
+    if let Some(token) = path.strip_prefix("/o/") {
+        if !is_read {
+            return (Route::Pixel, response::method_not_allowed());
+        }
+        let token = token.strip_suffix(".gif").unwrap_or(token);
+        return (Route::Pixel, pixel(state, peer, request, token));
+    }
+    if let Some(token) = path.strip_prefix("/c/") {
+        if !is_read {
+            return (Route::Click, response::method_not_allowed());
+        }
+        return (Route::Click, click(state, peer, request, token));
+    }
+    match path {
+        "/healthz" => (
+            Route::Health,
+            response::text(StatusCode::OK, "ok\n", "text/plain"),
+        ),
+        "/readyz" => (Route::Ready, readiness(state)),
+        "/metrics" => (
+            Route::Metrics,
+            response::text(
+                StatusCode::OK,
+                mailpulse_telemetry::render(&state.registry),
+                mailpulse_telemetry::METRICS_CONTENT_TYPE,
+            ),
+        ),
+        _ => (Route::Other, response::not_found()),
+    }
+}
+
+/// The pixel is served whatever happens: an invalid token only means no event.
+fn pixel(
+    state: &EdgeState,
+    peer: SocketAddr,
+    request: &Request<Incoming>,
+    token: &str,
+) -> Response<Body> {
+    let head = request.method() == Method::HEAD;
+    if let Some(verified) = verified(state, token, EventKind::Open) {
+        // HEAD fetches no image, so it is no open.
+        if !head {
+            record(state, peer, request, &verified);
+        }
+    }
+    response::pixel(head)
+}
+
+fn click(
+    state: &EdgeState,
+    peer: SocketAddr,
+    request: &Request<Incoming>,
+    token: &str,
+) -> Response<Body> {
+    let Some(verified) = verified(state, token, EventKind::Click) else {
+        return response::not_found();
+    };
+    let Some(response) = verified.url().and_then(response::redirect) else {
+        state.metrics.invalid_token("bad_destination");
+        return response::not_found();
+    };
+    // A HEAD is recorded too: it is how many link scanners look, and the aggregator flags it.
+    record(state, peer, request, &verified);
+    response
+}
+
+fn verified(state: &EdgeState, token: &str, expected: EventKind) -> Option<VerifiedToken> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        state.metrics.invalid_token("malformed");
+        return None;
+    }
+    match verify(&state.keys, token, now_secs()) {
+        Ok(verified) if verified.kind() == expected => Some(verified),
+        Ok(_) => {
+            state.metrics.invalid_token("wrong_kind");
+            None
+        }
+        Err(error) => {
+            state.metrics.invalid_token(reason(&error));
+            None
+        }
+    }
+}
+
+fn reason(error: &TokenError) -> &'static str {
+    match error {
+        TokenError::Malformed => "malformed",
+        TokenError::UnsupportedVersion { .. } => "unsupported_version",
+        TokenError::UnknownKey => "unknown_key",
+        TokenError::BadSignature => "bad_signature",
+        TokenError::Expired { .. } => "expired",
+        _ => "other",
+    }
+}
+
+/// Builds the event and hands it to the sink. The client IP is used here, in memory, for the
+/// geo lookup and the visitor hash, and goes no further.
+fn record(state: &EdgeState, peer: SocketAddr, request: &Request<Incoming>, token: &VerifiedToken) {
+    let headers = request.headers();
+    let ip = state.proxies.client_ip(peer, headers);
+    let user_agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (geo, network) = state.geo.lookup(ip);
+    let salt = state.salt.current();
+    let visitor = mailpulse_pseudonym::visitor_hash(&salt, token.tenant(), ip, user_agent);
+    let event = Event {
+        v: EVENT_SCHEMA_VERSION,
+        id: uuid::Uuid::now_v7(),
+        kind: token.kind(),
+        ts_ms: now_millis(),
+        tenant: token.tenant().to_owned(),
+        campaign: token.campaign().to_owned(),
+        subscriber: token.subscriber().to_owned(),
+        link: token.link().map(str::to_owned),
+        url: token.url().map(str::to_owned),
+        issued_at: token.issued_at(),
+        visitor: visitor.to_hex().as_str().to_owned(),
+        geo,
+        network,
+        ua: user_agent.to_owned(),
+        head: request.method() == Method::HEAD,
+        dnt: header_is_one(headers.get("dnt")),
+        gpc: header_is_one(headers.get("sec-gpc")),
+        edge: state.instance.clone(),
+    };
+    let key = event.partition_key();
+    state.sink.submit(key.as_bytes(), &event.to_json());
+}
+
+fn header_is_one(value: Option<&HeaderValue>) -> bool {
+    value.is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+}
+
+fn readiness(state: &EdgeState) -> Response<Body> {
+    let ready = state.ready();
+    let body = serde_json::json!({
+        "ready": ready,
+        "keys": state.keys.key_ids().count(),
+        "geo_db": state.geo.is_loaded(),
+        "broker_up": state.sink.broker_up(),
+        "spooling": state.sink.spooling(),
+        "draining": state.draining(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    response::text(status, Bytes::from(body.to_string()), "application/json")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
