@@ -19,11 +19,10 @@ static BROKER: RwLock<()> = RwLock::const_new(());
 /// `message.timeout.ms` (10 s) plus slack for a loaded machine.
 const GIVE_UP_BOUND: Duration = Duration::from_secs(20);
 
-/// A port nothing listens on: bound once by the OS, then released.
-fn dead_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
+/// An address nothing listens on: port 1 (tcpmux) is reserved and unused. An ephemeral port
+/// bound and released by the test is not dead enough on a busy machine (seen: reused by
+/// another process within the test, answering with a reset).
+const DEAD_ADDRESS: &str = "127.0.0.1:1";
 
 async fn produce_one(brokers: &str, topic: &str, key: &str, payload: &str) -> Result<(), String> {
     let producer = producer(brokers).map_err(|error| error.to_string())?;
@@ -142,7 +141,7 @@ async fn test_configs_point_at_the_stack_and_never_share_names() {
 #[tokio::test]
 async fn a_producer_aimed_at_a_dead_port_gives_up_in_bounded_time() {
     let started = Instant::now();
-    let outcome = produce_one(&format!("127.0.0.1:{}", dead_port()), "nowhere", "k", "v").await;
+    let outcome = produce_one(DEAD_ADDRESS, "nowhere", "k", "v").await;
     let elapsed = started.elapsed();
 
     let error = outcome.expect_err("nothing listens there, so the send must fail");
@@ -153,7 +152,7 @@ async fn a_producer_aimed_at_a_dead_port_gives_up_in_bounded_time() {
 #[tokio::test]
 async fn a_clickhouse_client_aimed_at_a_dead_port_fails_at_once() {
     let client = clickhouse::Client::default()
-        .with_url(format!("http://127.0.0.1:{}", dead_port()))
+        .with_url(format!("http://{DEAD_ADDRESS}"))
         .with_validation(false);
     let started = Instant::now();
     let outcome = tokio::time::timeout(
