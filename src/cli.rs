@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mailpulse_config::Config;
 
+use crate::{cmd_aggregate, cmd_migrate, cmd_stats, cmd_topics};
+
 #[derive(Debug, Parser)]
 #[command(name = "mailpulse", version, about = "Email open/click tracking and analytics")]
 pub struct Cli {
@@ -18,6 +20,15 @@ pub struct Cli {
 pub enum Command {
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Create the ClickHouse database and apply pending schema migrations.
+    Migrate,
+    /// Run the aggregator: Kafka events → enrichment → consent → ClickHouse statistics.
+    Aggregate,
+    /// Print a campaign's statistics as JSON.
+    Stats(cmd_stats::StatsArgs),
+    /// Manage the pipeline's Kafka topics.
+    #[command(subcommand)]
+    Topics(cmd_topics::TopicsCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -28,5 +39,9 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Migrate => cmd_migrate::run(&config),
+        Command::Aggregate => cmd_aggregate::run(&config),
+        Command::Stats(args) => cmd_stats::run(&config, args),
+        Command::Topics(command) => cmd_topics::run(&config, command),
     }
 }

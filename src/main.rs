@@ -2,6 +2,10 @@
 //! chosen component, shut down.
 
 mod cli;
+mod cmd_aggregate;
+mod cmd_migrate;
+mod cmd_stats;
+mod cmd_topics;
 
 use anyhow::Result;
 use clap::Parser;

@@ -95,7 +95,9 @@ pub async fn run_reader(
         .create()
         .map_err(AggregatorError::Kafka)?;
     let topic = kafka.consent_topic.as_str();
-    let targets = start_positions(&consumer, topic).await?;
+    let Some(targets) = start_positions(&consumer, topic, &mut shutdown).await else {
+        return Ok(());
+    };
     let mut assignment = TopicPartitionList::new();
     for partition in targets.keys() {
         assignment
@@ -171,19 +173,23 @@ pub async fn run_reader(
 }
 
 /// Every partition of `topic` with its (low, high) watermarks now, retrying until the topic
-/// exists.
+/// exists. `None` if shut down first.
 async fn start_positions(
     consumer: &StreamConsumer,
     topic: &str,
-) -> Result<HashMap<i32, (i64, i64)>, AggregatorError> {
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<HashMap<i32, (i64, i64)>> {
     let mut delay = Duration::from_millis(200);
     loop {
         match partitions_and_highs(consumer, topic) {
-            Ok(positions) if !positions.is_empty() => return Ok(positions),
+            Ok(positions) if !positions.is_empty() => return Some(positions),
             Ok(_) => tracing::warn!(topic, "consent topic has no partitions yet; waiting"),
             Err(error) => tracing::warn!(topic, %error, "consent topic not readable yet; waiting"),
         }
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            _ = shutdown.changed() => return None,
+            _ = tokio::time::sleep(delay) => {}
+        }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
 }

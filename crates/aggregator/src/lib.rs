@@ -110,20 +110,20 @@ pub async fn run_with(
         shutdown.clone(),
     ));
     // Events wait for the book: an empty one would track subscribers who objected.
-    tokio::select! {
-        _ = shutdown.changed() => {
-            reader.abort();
-            return Ok(());
-        }
-        loaded = caught_up.wait_for(|loaded| *loaded) => {
-            if loaded.is_err() {
-                // The reader ended before catching up: its error says why.
-                return match reader.await {
-                    Ok(Err(error)) => Err(error),
-                    _ => Err(AggregatorError::Config("the consent reader stopped".into())),
-                };
-            }
-        }
+    let loaded = tokio::select! {
+        _ = shutdown.changed() => None,
+        loaded = caught_up.wait_for(|loaded| *loaded) => Some(loaded.is_ok()),
+    };
+    let Some(loaded) = loaded else {
+        stop_reader(reader).await;
+        return Ok(());
+    };
+    if !loaded {
+        // The reader ended before catching up: its error says why.
+        return match reader.await {
+            Ok(Err(error)) => Err(error),
+            _ => Err(AggregatorError::Config("the consent reader stopped".into())),
+        };
     }
 
     let aggregator = &config.aggregator;
@@ -154,8 +154,20 @@ pub async fn run_with(
         unsettled_insert: None,
     };
     let result = pipeline.run(shutdown.clone()).await;
-    reader.abort();
+    stop_reader(reader).await;
     result
+}
+
+/// Waits for the consent reader to see the shutdown and drop its consumer, so no Kafka client
+/// of ours outlives `run_with` (a client left behind reacts to topics deleted after it).
+async fn stop_reader(reader: tokio::task::JoinHandle<Result<(), AggregatorError>>) {
+    let abort = reader.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
 }
 
 fn events_consumer(config: &Config) -> Result<StreamConsumer<PipelineContext>, AggregatorError> {

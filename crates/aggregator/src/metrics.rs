@@ -112,6 +112,11 @@ impl Metrics {
         self.skipped.get_or_create(&SkipLabels { reason }).inc();
     }
 
+    /// Messages skipped so far for `reason` (see [`SkipLabels`]).
+    pub fn skipped_count(&self, reason: &'static str) -> u64 {
+        self.skipped.get_or_create(&SkipLabels { reason }).get()
+    }
+
     /// Unregistered metrics, for tests and benches.
     pub fn detached() -> Metrics {
         Metrics::register(&mut Registry::default())

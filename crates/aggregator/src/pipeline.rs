@@ -142,6 +142,23 @@ pub struct Pipeline {
     pub(crate) unsettled_insert: Option<String>,
 }
 
+/// The rows of `pending` (a named function: an inline closure here trips the compiler's
+/// `Send` inference for the async caller).
+fn event_rows<'a>(
+    pending: &'a [PendingRow],
+    topic: &'a str,
+    ingested_at: u32,
+) -> impl Iterator<Item = mailpulse_store::EventRow<'a>> + Send + 'a {
+    pending
+        .iter()
+        .map(move |row| row.to_row(topic, ingested_at))
+}
+
+/// Whether shutdown was requested (the borrow ends here, never held across an await).
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow()
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -165,7 +182,7 @@ impl Pipeline {
         self.health.set_consuming(true);
         tracing::info!(topic = %self.settings.topic, "consuming");
 
-        while !*shutdown.borrow() {
+        while !stopping(&shutdown) {
             let wait = self
                 .batch
                 .deadline(self.settings.batch_max_wait)
@@ -292,6 +309,9 @@ impl Pipeline {
 
     fn accept(&mut self, event: Event, partition: i32, offset: i64) {
         if matches!(self.watermarks.get(&partition), Some(Some(stored)) if offset <= *stored) {
+            // Stored before: remember the id, or a later upstream duplicate of it (another
+            // offset, past the watermark) would be stored a second time.
+            self.recent.insert(event.id, unix_now());
             self.metrics.skip("offset");
             return;
         }
@@ -399,10 +419,7 @@ impl Pipeline {
         let started = Instant::now();
         let result = offsets::insert_events(
             &self.store,
-            self.batch
-                .rows()
-                .iter()
-                .map(|row| row.to_row(topic, ingested_at)),
+            event_rows(self.batch.rows(), topic, ingested_at),
             &query_id,
             self.settings.insert_timeout,
         )
@@ -439,7 +456,7 @@ impl Pipeline {
     ) -> bool {
         let until = tokio::time::Instant::now() + delay;
         loop {
-            if *shutdown.borrow() {
+            if stopping(shutdown) {
                 return false;
             }
             let received = tokio::select! {

@@ -1,0 +1,48 @@
+//! `mailpulse aggregate`: run the aggregator until SIGTERM or Ctrl-C.
+
+use anyhow::{Context, Result};
+use mailpulse_config::Config;
+use tokio::sync::watch;
+
+pub fn run(config: &Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            stop_requested().await;
+            tracing::info!("shutdown requested");
+            stop.send_replace(true);
+        });
+        mailpulse_aggregator::run(config, stopped)
+            .await
+            .context("running the aggregator")
+    })
+}
+
+/// A single-threaded runtime for the short commands (migrate, stats, topics).
+pub fn small_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn stop_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM; Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
