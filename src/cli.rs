@@ -4,10 +4,14 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mailpulse_config::Config;
 
-use crate::{cmd_aggregate, cmd_migrate, cmd_stats, cmd_topics};
+use crate::{cmd_aggregate, cmd_edge, cmd_migrate, cmd_sign, cmd_stats, cmd_topics};
 
 #[derive(Debug, Parser)]
-#[command(name = "mailpulse", version, about = "Email open/click tracking and analytics")]
+#[command(
+    name = "mailpulse",
+    version,
+    about = "Email open/click tracking and analytics"
+)]
 pub struct Cli {
     /// TOML configuration file; `MAILPULSE_<SECTION>_<KEY>` variables override it.
     #[arg(long, global = true, env = "MAILPULSE_CONFIG")]
@@ -18,6 +22,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the edge: tracking pixel and click redirects.
+    Edge(cmd_edge::EdgeArgs),
+    /// Mint signed tracking URLs.
+    #[command(subcommand)]
+    Sign(cmd_sign::SignCommand),
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Create the ClickHouse database and apply pending schema migrations.
@@ -35,13 +44,59 @@ pub fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
     mailpulse_telemetry::init_logging(&config.log.level, &config.log.format);
     match cli.command {
+        Command::Edge(args) => cmd_edge::run(config, args),
+        Command::Sign(command) => cmd_sign::run(&config, command),
         Command::Config => {
-            println!("{config:#?}");
+            println!("{:#?}", redacted(config));
             Ok(())
         }
         Command::Migrate => cmd_migrate::run(&config),
         Command::Aggregate => cmd_aggregate::run(&config),
         Command::Stats(args) => cmd_stats::run(&config, args),
         Command::Topics(command) => cmd_topics::run(&config, command),
+    }
+}
+
+fn redacted(mut config: Config) -> Config {
+    let hidden = "<redacted>".to_string();
+    config.keys.signing = hidden.clone();
+    config.keys.subscriber_hash = hidden.clone();
+    if !config.clickhouse.password.is_empty() {
+        config.clickhouse.password = hidden;
+    }
+    config
+}
+
+/// A multi-threaded runtime with `workers` threads (0: one per core).
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        builder.worker_threads(workers);
+    }
+    builder
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }
