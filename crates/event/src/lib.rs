@@ -8,7 +8,10 @@
 mod consent;
 mod event;
 
-pub use consent::{ConsentRecord, ConsentState, TrackingLevel, CONSENT_SCHEMA_VERSION};
+pub use consent::{
+    ConsentKey, ConsentRecord, ConsentState, PolicyRecord, TrackingBasis, TrackingLevel,
+    CONSENT_SCHEMA_VERSION, POLICY_SCHEMA_VERSION,
+};
 pub use event::{Event, EventKind, Geo, Network, NetworkClass, EVENT_SCHEMA_VERSION};
 
 /// Why a payload could not be turned into an event or consent record.
