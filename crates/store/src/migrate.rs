@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ingest_offsets",
         sql: include_str!("../../../schemas/migrations/0004_ingest_offsets.sql"),
     },
+    Migration {
+        version: 5,
+        name: "privacy",
+        sql: include_str!("../../../schemas/migrations/0005_privacy.sql"),
+    },
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
