@@ -48,6 +48,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "privacy",
         sql: include_str!("../../../schemas/migrations/0005_privacy.sql"),
     },
+    Migration {
+        version: 6,
+        name: "api_tenants",
+        sql: include_str!("../../../schemas/migrations/0006_api_tenants.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "bi_views",
+        sql: include_str!("../../../schemas/migrations/0007_bi_views.sql"),
+    },
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
