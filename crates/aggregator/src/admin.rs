@@ -61,7 +61,8 @@ pub async fn serve(
     let listener = TcpListener::bind(address)
         .await
         .map_err(|source| AggregatorError::Admin { address, source })?;
-    tracing::info!(%address, "admin endpoint listening");
+    let bound = listener.local_addr().unwrap_or(address);
+    tracing::info!(address = %bound, "admin endpoint listening");
     Ok(tokio::spawn(async move {
         loop {
             let stream = tokio::select! {
