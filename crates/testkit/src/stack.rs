@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 
 use crate::TestkitError;
 
@@ -181,6 +181,12 @@ impl Outage {
         // Settle the stack (and the cached settings) first: a later `stack()` call must not
         // restart the service behind the test's back.
         try_stack()?;
+        OUTAGES.enter(service);
+        // From here on the Outage exists, so a failure below still releases the service.
+        let outage = Outage {
+            service,
+            ended: false,
+        };
         // The hold keeps `scripts/stack up` of other test processes from restarting the
         // service mid-outage; it lapses by itself if this process dies.
         let pid = std::process::id().to_string();
@@ -191,16 +197,15 @@ impl Outage {
                 &output,
             ));
         }
-        Ok(Outage {
-            service,
-            ended: false,
-        })
+        Ok(outage)
     }
 
     /// Starts the service again and waits until it is healthy.
     pub fn end(mut self) -> Result<(), TestkitError> {
         self.ended = true;
-        restart(self.service)
+        let restarted = restart(self.service);
+        OUTAGES.leave(self.service);
+        restarted
     }
 }
 
@@ -213,7 +218,39 @@ impl Drop for Outage {
                     self.service
                 );
             }
+            OUTAGES.leave(self.service);
         }
+    }
+}
+
+/// Outages of one service within a test process, one at a time: the hold is per service, so
+/// a second overlapping outage would be released (and the service restarted) by the first.
+struct OutageRegistry {
+    active: Mutex<Vec<Service>>,
+    changed: Condvar,
+}
+
+static OUTAGES: OutageRegistry = OutageRegistry {
+    active: Mutex::new(Vec::new()),
+    changed: Condvar::new(),
+};
+
+impl OutageRegistry {
+    fn enter(&self, service: Service) {
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        while active.contains(&service) {
+            active = self
+                .changed
+                .wait(active)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        active.push(service);
+    }
+
+    fn leave(&self, service: Service) {
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        active.retain(|held| *held != service);
+        self.changed.notify_all();
     }
 }
 
