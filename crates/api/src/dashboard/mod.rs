@@ -1,0 +1,3 @@
+//! The built-in dashboard (placeholder while being written).
+use crate::router::Router;
+pub fn register(_router: &mut Router) {}

@@ -1,0 +1,168 @@
+//! The SQL behind every view and its result rows. Everything reads the aggregate tables
+//! (`campaign_daily`, `campaign_hourly`, `link_daily`, `campaign_breakdown`,
+//! `campaign_uniques`, `campaign_deliveries`), never `events`, and every statement filters on
+//! the caller's tenant first: the tables are ordered by `(tenant, campaign, …)`, so a query
+//! touches one campaign's rows, however many raw events exist.
+//!
+//! Row structs must match their queries' result types exactly (the client runs without
+//! validation): `tests/api_stats.rs` compares each with the server's result header.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether the campaign has statistics or a delivery report (one round trip).
+pub const EXISTS_SQL: &str = "SELECT \
+       (SELECT count() FROM campaign_daily WHERE tenant = ? AND campaign = ?) \
+     + (SELECT count() FROM campaign_deliveries WHERE tenant = ? AND campaign = ?) AS rows";
+
+/// Result row of [`TOTALS_SQL`] and, grouped by campaign, of [`CAMPAIGNS_SQL`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct TotalsRow {
+    pub campaign: String,
+    /// Aggregate rows read; 0 means the campaign has no events.
+    pub rows: u64,
+    /// Days since the epoch (`Date`).
+    pub first_day: u16,
+    pub last_day: u16,
+    pub opens_total: u64,
+    pub opens_machine: u64,
+    pub clicks_total: u64,
+    pub clicks_machine: u64,
+    pub unsubscribes: u64,
+}
+
+const TOTALS_COLUMNS: &str = "campaign, \
+       count() AS rows, \
+       min(day) AS first_day, \
+       max(day) AS last_day, \
+       sumMerge(opens) AS opens_total, \
+       sumMerge(opens_machine) AS opens_machine, \
+       sumMerge(clicks) AS clicks_total, \
+       sumMerge(clicks_machine) AS clicks_machine, \
+       sumMerge(unsubscribes) AS unsubscribes";
+
+/// One campaign's totals. Binds: tenant, campaign.
+pub fn totals_sql() -> String {
+    format!(
+        "SELECT {TOTALS_COLUMNS} FROM campaign_daily \
+         WHERE tenant = ? AND campaign = ? GROUP BY campaign"
+    )
+}
+
+/// Every campaign's totals, latest first. Binds: tenant, limit.
+pub fn campaigns_sql() -> String {
+    format!(
+        "SELECT {TOTALS_COLUMNS} FROM campaign_daily WHERE tenant = ? \
+         GROUP BY campaign ORDER BY last_day DESC, campaign LIMIT ?"
+    )
+}
+
+/// Result row of [`DELIVERIES_SQL`] and [`ALL_DELIVERIES_SQL`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct DeliveriesRow {
+    pub campaign: String,
+    pub delivered: u64,
+}
+
+/// The latest delivery report of one campaign. Binds: tenant, campaign.
+pub const DELIVERIES_SQL: &str = "SELECT campaign, argMax(delivered, version) AS delivered \
+     FROM campaign_deliveries WHERE tenant = ? AND campaign = ? GROUP BY campaign";
+
+/// The latest delivery report of every campaign. Binds: tenant.
+pub const ALL_DELIVERIES_SQL: &str = "SELECT campaign, argMax(delivered, version) AS delivered \
+     FROM campaign_deliveries WHERE tenant = ? GROUP BY campaign";
+
+/// A delivery report as written.
+#[derive(Debug, Serialize, clickhouse::Row)]
+pub struct DeliveryReport<'a> {
+    pub tenant: &'a str,
+    pub campaign: &'a str,
+    pub delivered: u64,
+    pub reported_at: u32,
+    pub version: u64,
+}
+
+/// Result row of [`LINKS_SQL`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct LinkRow {
+    pub link: String,
+    pub url: String,
+    pub clicks_total: u64,
+    pub clicks_machine: u64,
+    pub clickers_approx: u64,
+    pub clickers_human_approx: u64,
+}
+
+/// Clicks per link, most first. Binds: tenant, campaign, limit.
+pub const LINKS_SQL: &str = "SELECT \
+       link, \
+       anyLastMerge(url) AS url, \
+       sumMerge(clicks) AS clicks_total, \
+       sumMerge(clicks_machine) AS clicks_machine, \
+       uniqMerge(clickers) AS clickers_approx, \
+       uniqMerge(clickers_human) AS clickers_human_approx \
+     FROM link_daily WHERE tenant = ? AND campaign = ? \
+     GROUP BY link ORDER BY clicks_total DESC, link LIMIT ?";
+
+/// Result row of [`BREAKDOWN_SQL`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct BreakdownRow {
+    pub value: String,
+    pub opens_total: u64,
+    pub opens_machine: u64,
+    pub clicks_total: u64,
+    pub clicks_machine: u64,
+}
+
+/// Opens and clicks per value of one dimension, most first. Binds: tenant, campaign,
+/// dimension, limit.
+pub const BREAKDOWN_SQL: &str = "SELECT \
+       value, \
+       sumMerge(opens) AS opens_total, \
+       sumMerge(opens_machine) AS opens_machine, \
+       sumMerge(clicks) AS clicks_total, \
+       sumMerge(clicks_machine) AS clicks_machine \
+     FROM campaign_breakdown WHERE tenant = ? AND campaign = ? AND dimension = ? \
+     GROUP BY value ORDER BY opens_total + clicks_total DESC, value LIMIT ?";
+
+/// Result row of the time-series queries.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct BucketRow {
+    /// Start of the bucket, Unix seconds.
+    pub bucket: u32,
+    pub opens_total: u64,
+    pub opens_machine: u64,
+    pub clicks_total: u64,
+    pub clicks_machine: u64,
+    pub unsubscribes: u64,
+    pub openers_approx: u64,
+    pub clickers_approx: u64,
+}
+
+const BUCKET_COLUMNS: &str = "sumMerge(opens) AS opens_total, \
+       sumMerge(opens_machine) AS opens_machine, \
+       sumMerge(clicks) AS clicks_total, \
+       sumMerge(clicks_machine) AS clicks_machine, \
+       sumMerge(unsubscribes) AS unsubscribes, \
+       uniqMerge(openers) AS openers_approx, \
+       uniqMerge(clickers) AS clickers_approx";
+
+/// Hourly buckets in `[from, to]`. Binds: tenant, campaign, from and to (Unix seconds).
+pub fn hourly_sql() -> String {
+    format!(
+        "SELECT toUInt32(hour) AS bucket, {BUCKET_COLUMNS} FROM campaign_hourly \
+         WHERE tenant = ? AND campaign = ? AND hour >= ? AND hour <= ? \
+         GROUP BY hour ORDER BY hour"
+    )
+}
+
+/// Daily buckets in `[from, to]`. Binds: tenant, campaign, from and to as `YYYY-MM-DD`.
+pub fn daily_sql() -> String {
+    format!(
+        "SELECT toUInt32(toUInt32(day) * 86400) AS bucket, {BUCKET_COLUMNS} FROM campaign_daily \
+         WHERE tenant = ? AND campaign = ? AND day >= toDate(?) AND day <= toDate(?) \
+         GROUP BY day ORDER BY day"
+    )
+}
+
+/// Exact uniques, shared with `mailpulse stats`.
+pub use mailpulse_store::stats::{UniquesRow, UNIQUES_SQL};
