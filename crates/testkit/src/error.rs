@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 /// Why a harness operation failed. Tests usually `expect` these; the message says what to fix.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum TestkitError {
     /// `scripts/stack` could not be run, or reported the stack unhealthy: read the message (it
     /// carries the script's output), then `scripts/stack status` / `scripts/stack logs`.
@@ -25,6 +25,14 @@ pub enum TestkitError {
     /// The generated test configuration was rejected: a harness bug.
     #[error("test configuration: {0}")]
     Config(#[from] mailpulse_config::ConfigError),
+}
+
+/// `expect` prints `Debug`: show the readable message (with the script output's line breaks)
+/// rather than an escaped struct dump.
+impl std::fmt::Debug for TestkitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl TestkitError {
