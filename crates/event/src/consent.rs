@@ -170,12 +170,56 @@ impl PolicyRecord {
     }
 }
 
+/// A tenant's removal, keyed `removed:<T>` ([`TenantRemoval::key`]): events whose tracking
+/// token was issued at or before `issued_before_s` belong to the removed tenant's data and are
+/// dropped. Tokens minted later (the tenant id used again) are tracked normally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRemoval {
+    pub v: u16,
+    pub tenant: String,
+    /// Seconds since the Unix epoch: the removal time.
+    pub issued_before_s: u64,
+    /// When it was recorded, milliseconds since the Unix epoch.
+    pub ts_ms: u64,
+    pub source: String,
+}
+
+impl TenantRemoval {
+    /// Compaction key: `removed:<T>`.
+    pub fn key(tenant: &str) -> String {
+        format!("{REMOVED_KEY_PREFIX}{tenant}")
+    }
+
+    pub fn from_json(payload: &[u8]) -> Result<TenantRemoval, DecodeError> {
+        let record: TenantRemoval = serde_json::from_slice(payload)?;
+        if record.v != POLICY_SCHEMA_VERSION {
+            return Err(DecodeError::Version {
+                found: record.v,
+                supported: POLICY_SCHEMA_VERSION,
+            });
+        }
+        if record.tenant.is_empty() {
+            return Err(DecodeError::Field {
+                field: "tenant",
+                reason: "must not be empty",
+            });
+        }
+        Ok(record)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 const TENANT_KEY_PREFIX: &str = "tenant:";
+const REMOVED_KEY_PREFIX: &str = "removed:";
 const CAMPAIGN_KEY_PREFIX: &str = "campaign:";
 
 /// What a consent-topic key names. Subscriber keys are `<T>/<S>`; policy keys start with
-/// `tenant:` or `campaign:`. Tenant ids never contain `:` or `/` (the privacy API refuses
-/// them), so the forms cannot be confused; a subscriber id may contain anything.
+/// `tenant:`, `campaign:` or `removed:`. Tenant ids used with consent never contain `/` nor
+/// start with one of those prefixes (the privacy API refuses them), so the forms cannot be
+/// confused; a subscriber id may contain anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentKey<'a> {
     Subscriber {
@@ -189,6 +233,9 @@ pub enum ConsentKey<'a> {
         tenant: &'a str,
         campaign: &'a str,
     },
+    Removed {
+        tenant: &'a str,
+    },
 }
 
 impl<'a> ConsentKey<'a> {
@@ -196,6 +243,9 @@ impl<'a> ConsentKey<'a> {
     pub fn parse(key: &'a str) -> Option<ConsentKey<'a>> {
         if let Some(tenant) = key.strip_prefix(TENANT_KEY_PREFIX) {
             return (!tenant.is_empty()).then_some(ConsentKey::Tenant { tenant });
+        }
+        if let Some(tenant) = key.strip_prefix(REMOVED_KEY_PREFIX) {
+            return (!tenant.is_empty()).then_some(ConsentKey::Removed { tenant });
         }
         if let Some(rest) = key.strip_prefix(CAMPAIGN_KEY_PREFIX) {
             let (tenant, campaign) = rest.split_once('/')?;
@@ -232,7 +282,12 @@ mod tests {
                 campaign: "spring/2"
             })
         );
+        assert_eq!(
+            ConsentKey::parse(&TenantRemoval::key("acme")),
+            Some(ConsentKey::Removed { tenant: "acme" })
+        );
         for bad in [
+            "removed:",
             "",
             "acme",
             "/s",
