@@ -49,7 +49,11 @@ pub fn try_stack() -> Result<&'static Stack, TestkitError> {
         .get_or_init(|| {
             ensure_up()
                 .and_then(|()| read_env())
-                .map_err(|error| error.to_string())
+                .map_err(|error| match error {
+                    // Re-wrapped below; keep the message, not its "local stack:" prefix.
+                    TestkitError::Stack(message) => message,
+                    other => other.to_string(),
+                })
         })
         .as_ref()
         .map_err(|message| TestkitError::Stack(message.clone()))
