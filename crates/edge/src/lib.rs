@@ -1,7 +1,8 @@
 //! The edge: the HTTP service every opened email and clicked link hits.
 //!
 //! `GET /o/{token}` answers the tracking pixel, `GET /c/{token}` redirects to the signed
-//! destination; both record an event without waiting on the back end. The client IP is used in
+//! destination; both record an event without waiting on the back end. `POST /u/{token}` is
+//! one-click unsubscribe (a `GET` only shows a confirmation form; see `unsubscribe.rs`). The client IP is used in
 //! memory for the geo lookup and the visitor hash, then dropped: nothing that leaves this
 //! process carries it.
 
@@ -13,6 +14,7 @@ mod salt;
 mod server;
 mod sink;
 mod state;
+mod unsubscribe;
 
 pub use client_ip::TrustedProxies;
 pub use response::PIXEL_GIF;

@@ -56,6 +56,12 @@ fn route(
         }
         return (Route::Click, click(state, peer, request, token));
     }
+    if let Some(token) = path.strip_prefix("/u/") {
+        return (
+            Route::Unsubscribe,
+            crate::unsubscribe::handle(state, peer, request, token),
+        );
+    }
     match path {
         "/healthz" => (
             Route::Health,
@@ -110,11 +116,21 @@ fn click(
 }
 
 fn verified(state: &EdgeState, token: &str, expected: EventKind) -> Option<VerifiedToken> {
+    verified_at(state, token, expected, now_secs())
+}
+
+/// Verifies `token` as of `now` (seconds since the Unix epoch), counting why it fails.
+pub(crate) fn verified_at(
+    state: &EdgeState,
+    token: &str,
+    expected: EventKind,
+    now: u64,
+) -> Option<VerifiedToken> {
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         state.metrics.invalid_token("malformed");
         return None;
     }
-    match verify(&state.keys, token, now_secs()) {
+    match verify(&state.keys, token, now) {
         Ok(verified) if verified.kind() == expected => Some(verified),
         Ok(_) => {
             state.metrics.invalid_token("wrong_kind");
@@ -140,7 +156,12 @@ fn reason(error: &TokenError) -> &'static str {
 
 /// Builds the event and hands it to the sink. The client IP is used here, in memory, for the
 /// geo lookup and the visitor hash, and goes no further.
-fn record(state: &EdgeState, peer: SocketAddr, request: &Request<Incoming>, token: &VerifiedToken) {
+pub(crate) fn record(
+    state: &EdgeState,
+    peer: SocketAddr,
+    request: &Request<Incoming>,
+    token: &VerifiedToken,
+) {
     let headers = request.headers();
     let ip = state.proxies.client_ip(peer, headers);
     let user_agent = headers

@@ -35,6 +35,12 @@ impl UrlMinter {
         })
     }
 
+    /// The base URL every minted URL starts with (no trailing slash): lets a rewriter recognise
+    /// links that already point at the edge.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Tokens minted from now on expire `ttl_secs` after they are issued.
     pub fn with_ttl(mut self, ttl_secs: u64) -> UrlMinter {
         self.ttl_secs = Some(ttl_secs);
