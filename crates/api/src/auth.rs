@@ -155,9 +155,7 @@ impl Authenticator {
                 Ok(())
             }
             Err(error) => {
-                let usable = self
-                    .loaded_at()
-                    .is_some_and(|at| at.elapsed() < MAX_STALE);
+                let usable = self.loaded_at().is_some_and(|at| at.elapsed() < MAX_STALE);
                 if usable {
                     tracing::warn!(%error, "API key reload failed; using the previous list");
                     Ok(())
@@ -182,9 +180,7 @@ pub fn presented_key<'h>(method: &Method, headers: &'h HeaderMap) -> Option<&'h 
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
     }
     if method != Method::GET && method != Method::HEAD {
         return None;

@@ -21,7 +21,13 @@ pub fn register(router: &mut Router) {
         .add(Method::GET, "/healthz", "healthz", Access::Public, healthz)
         .add(Method::GET, "/readyz", "readyz", Access::Public, readyz)
         .add(Method::GET, "/metrics", "metrics", Access::Public, metrics)
-        .add(Method::GET, "/openapi.yaml", "openapi", Access::Public, openapi);
+        .add(
+            Method::GET,
+            "/openapi.yaml",
+            "openapi",
+            Access::Public,
+            openapi,
+        );
 }
 
 async fn healthz(_: Request) -> HandlerResult {

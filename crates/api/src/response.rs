@@ -17,7 +17,11 @@ const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// A response with a body, a content type and `Cache-Control: no-store`.
-pub fn with_body(status: StatusCode, body: impl Into<Bytes>, content_type: HeaderValue) -> Response<Body> {
+pub fn with_body(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    content_type: HeaderValue,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -32,8 +36,8 @@ pub fn with_body(status: StatusCode, body: impl Into<Bytes>, content_type: Heade
 
 /// `200` with `value` as JSON.
 pub fn json<T: Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
-    let body = serde_json::to_vec(value)
-        .map_err(|e| ApiError::Internal(format!("encoding JSON: {e}")))?;
+    let body =
+        serde_json::to_vec(value).map_err(|e| ApiError::Internal(format!("encoding JSON: {e}")))?;
     Ok(with_body(StatusCode::OK, body, JSON))
 }
 
@@ -42,16 +46,20 @@ pub fn json<T: Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
 pub fn csv<T: Serialize + Default>(rows: &[T], filename: &str) -> Result<Response<Body>, ApiError> {
     let body = if rows.is_empty() {
         let mut with_sample = encode_csv(std::slice::from_ref(&T::default()))?;
-        let header_end = with_sample.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let header_end = with_sample
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         with_sample.truncate(header_end);
         with_sample
     } else {
         encode_csv(rows)?
     };
     let mut response = with_body(StatusCode::OK, body, CSV);
-    if let Ok(disposition) =
-        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", safe_filename(filename)))
-    {
+    if let Ok(disposition) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        safe_filename(filename)
+    )) {
         response
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, disposition);
@@ -92,9 +100,10 @@ pub fn html(status: StatusCode, page: String) -> Response<Body> {
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    response
-        .headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -177,7 +186,10 @@ mod tests {
             },
         ];
         let response = csv(&rows, "x y.csv").expect("CSV encodes");
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/csv; charset=utf-8"
+        );
         assert_eq!(
             response.headers()[header::CONTENT_DISPOSITION],
             "attachment; filename=\"x_y.csv\""

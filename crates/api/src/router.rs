@@ -210,11 +210,13 @@ fn parse_pattern(pattern: &'static str) -> Vec<Segment> {
         return vec![Segment::Literal("")];
     }
     rest.split('/')
-        .map(|part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !name.is_empty() => Segment::Param(name),
-            Some(_) => panic!("route pattern `{pattern}` has an empty parameter"),
-            None => Segment::Literal(part),
-        })
+        .map(
+            |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !name.is_empty() => Segment::Param(name),
+                Some(_) => panic!("route pattern `{pattern}` has an empty parameter"),
+                None => Segment::Literal(part),
+            },
+        )
         .collect()
 }
 
@@ -380,8 +382,12 @@ mod tests {
     #[should_panic(expected = "registered twice")]
     fn a_route_cannot_be_registered_twice() {
         let mut router = router();
-        router.add(Method::GET, "/", "again", Access::Public, |_: Request| async {
-            Err(ApiError::NotFound)
-        });
+        router.add(
+            Method::GET,
+            "/",
+            "again",
+            Access::Public,
+            |_: Request| async { Err(ApiError::NotFound) },
+        );
     }
 }

@@ -113,7 +113,14 @@ pub struct SeriesPoint {
 }
 
 /// The breakdown dimensions `campaign_breakdown` holds.
-pub const DIMENSIONS: [&str; 6] = ["country", "email_client", "device", "os", "browser", "network"];
+pub const DIMENSIONS: [&str; 6] = [
+    "country",
+    "email_client",
+    "device",
+    "os",
+    "browser",
+    "network",
+];
 
 /// Bucket size of a time series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +185,10 @@ fn day_or_none(rows: u64, day: u16) -> Option<String> {
 
 /// Every campaign of the tenant with its totals: campaigns with events, latest first, after
 /// them campaigns with a delivery report but no events yet.
-pub async fn campaigns(client: &Client, tenant: &TenantId) -> Result<Vec<CampaignListEntry>, ApiError> {
+pub async fn campaigns(
+    client: &Client,
+    tenant: &TenantId,
+) -> Result<Vec<CampaignListEntry>, ApiError> {
     let totals_sql = queries::campaigns_sql();
     let totals = client
         .query(&totals_sql)
@@ -317,7 +327,11 @@ async fn existing<T>(
 }
 
 /// Clicks per link, most first.
-pub async fn links(client: &Client, tenant: &TenantId, campaign: &str) -> Result<Vec<LinkEntry>, ApiError> {
+pub async fn links(
+    client: &Client,
+    tenant: &TenantId,
+    campaign: &str,
+) -> Result<Vec<LinkEntry>, ApiError> {
     let rows = async {
         Ok(client
             .query(queries::LINKS_SQL)

@@ -78,7 +78,11 @@ pub fn format(request: &Request) -> Result<Format, ApiError> {
                 .get(ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|accept| accept.contains("text/csv"));
-            Ok(if accepts_csv { Format::Csv } else { Format::Json })
+            Ok(if accepts_csv {
+                Format::Csv
+            } else {
+                Format::Json
+            })
         }
     }
 }

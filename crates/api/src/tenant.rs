@@ -33,7 +33,9 @@ impl TenantId {
         } else if id.len() > MAX_TENANT_LEN {
             Err(ApiError::InvalidTenant("must be at most 256 bytes"))
         } else if id.chars().any(char::is_control) {
-            Err(ApiError::InvalidTenant("must not contain control characters"))
+            Err(ApiError::InvalidTenant(
+                "must not contain control characters",
+            ))
         } else {
             Ok(TenantId(id.to_string()))
         }

@@ -12,7 +12,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -64,13 +65,19 @@ pub fn parse_timestamp(text: &str) -> Option<u32> {
     let year: i64 = number(parts.next()?, 4)?;
     let month: u32 = number(parts.next()?, 2)?;
     let day: u32 = number(parts.next()?, 2)?;
-    if parts.next().is_some() || !(1..=12).contains(&month) || day == 0 || day > days_in(year, month) {
+    if parts.next().is_some()
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in(year, month)
+    {
         return None;
     }
     let seconds_of_day = match time {
         None => 0,
         Some(time) => {
-            let time = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00"))?;
+            let time = time
+                .strip_suffix('Z')
+                .or_else(|| time.strip_suffix("+00:00"))?;
             let mut parts = time.split(':');
             let h: u32 = number(parts.next()?, 2)?;
             let m: u32 = number(parts.next()?, 2)?;
@@ -124,7 +131,10 @@ mod tests {
         for day in 0..49_000u16 {
             let secs = u32::from(day) * DAY;
             assert_eq!(parse_timestamp(&format_day(day)), Some(secs), "day {day}");
-            assert_eq!(parse_timestamp(&format_timestamp(secs + 3_723)), Some(secs + 3_723));
+            assert_eq!(
+                parse_timestamp(&format_timestamp(secs + 3_723)),
+                Some(secs + 3_723)
+            );
         }
     }
 
