@@ -26,7 +26,10 @@ fn every_fixture_changes_only_link_values_and_counts_match_the_manifest() {
             .rewrite_html_with_report(&input, &RECIPIENT)
             .expect("rewrites");
         assert_eq!(report.tracked, expected.tracked, "{name}: tracked links");
-        assert_eq!(report.unsubscribe, expected.unsubscribe, "{name}: unsubscribe links");
+        assert_eq!(
+            report.unsubscribe, expected.unsubscribe,
+            "{name}: unsubscribe links"
+        );
         let left = report.not_web
             + report.anchors
             + report.relative
@@ -91,7 +94,11 @@ fn check_pixels(name: &str, pixels: &[String]) {
     let top_token = pixels[0]
         .strip_prefix(&format!("{BASE}/o/"))
         .expect("top pixel URL");
-    assert_eq!(pixels[1], format!("{}.gif", pixels[0]), "{name}: bottom pixel");
+    assert_eq!(
+        pixels[1],
+        format!("{}.gif", pixels[0]),
+        "{name}: bottom pixel"
+    );
     let token = verified(top_token);
     assert_eq!(token.kind(), EventKind::Open);
     assert_eq!(token.subscriber(), RECIPIENT.subscriber);
@@ -101,21 +108,33 @@ fn check_pixels(name: &str, pixels: &[String]) {
 fn the_top_pixel_survives_gmail_clipping_and_the_bottom_one_closes_the_body() {
     let rewriter = rewriter(&manifest().placeholders);
     let input = fixture("digest_large.html");
-    assert!(input.len() > GMAIL_CLIP_BYTES, "the fixture would be clipped");
+    assert!(
+        input.len() > GMAIL_CLIP_BYTES,
+        "the fixture would be clipped"
+    );
     let output = rewriter.rewrite_html(&input, &RECIPIENT).expect("rewrites");
     let text = String::from_utf8(output).expect("UTF-8 in, UTF-8 out");
     let body_open = text.find("<body").expect("body");
     let body_tag_end = body_open + text[body_open..].find('>').expect("tag ends") + 1;
-    let top = text.find("<img src=\"https://t.mailpulse.test/o/").expect("top pixel");
+    let top = text
+        .find("<img src=\"https://t.mailpulse.test/o/")
+        .expect("top pixel");
     assert_eq!(top, body_tag_end, "top pixel right after <body…>");
     assert!(top < GMAIL_CLIP_BYTES);
-    let bottom = text.rfind("<img src=\"https://t.mailpulse.test/o/").expect("bottom pixel");
+    let bottom = text
+        .rfind("<img src=\"https://t.mailpulse.test/o/")
+        .expect("bottom pixel");
     let bottom_end = bottom + text[bottom..].find("/>").expect("tag ends") + 2;
-    assert!(text[bottom_end..].starts_with("</body>"), "bottom pixel right before </body>");
+    assert!(
+        text[bottom_end..].starts_with("</body>"),
+        "bottom pixel right before </body>"
+    );
 
     // No body, head or html: the pixels open and close the fragment.
     let fragment = fixture("fragment_no_body.html");
-    let output = rewriter.rewrite_html(&fragment, &RECIPIENT).expect("rewrites");
+    let output = rewriter
+        .rewrite_html(&fragment, &RECIPIENT)
+        .expect("rewrites");
     assert!(output.starts_with(b"<img src=\"https://t.mailpulse.test/o/"));
     assert!(output.ends_with(b".gif\" width=\"1\" height=\"1\" alt=\"\" border=\"0\" style=\"display:block;width:1px;height:1px;border:0;margin:0;padding:0\" />"));
 
@@ -159,7 +178,10 @@ fn a_link_has_the_same_id_for_every_recipient_and_a_token_per_recipient() {
         };
         let output = rewriter.rewrite_html(&input, &recipient).expect("rewrites");
         let mut links = BTreeMap::new();
-        for url in tracking_urls(&output).into_iter().filter(|u| u.route == 'c') {
+        for url in tracking_urls(&output)
+            .into_iter()
+            .filter(|u| u.route == 'c')
+        {
             let token = verified(&url.token);
             assert_eq!(token.subscriber(), subscriber);
             links.insert(
@@ -234,17 +256,17 @@ fn plain_text_urls_are_wrapped_with_sensible_boundaries() {
         ]
     );
     // The already tracked URL is its own original: found in the output, but unchanged.
-    let wrapped: Vec<_> = spans
-        .iter()
-        .filter(|s| s.url.token != "AAAA")
-        .collect();
+    let wrapped: Vec<_> = spans.iter().filter(|s| s.url.token != "AAAA").collect();
     assert_eq!(wrapped.len(), expected.tracked + expected.unsubscribe);
     for span in wrapped {
         let token = verified(&span.url.token);
         if span.url.route == 'u' {
             assert_eq!(token.kind(), EventKind::Unsubscribe);
         } else {
-            assert_eq!(token.url(), Some(expected_destination(&span.original, None).as_str()));
+            assert_eq!(
+                token.url(),
+                Some(expected_destination(&span.original, None).as_str())
+            );
         }
     }
     assert!(output.contains("ftp://files.northwind.example/catalogue.pdf"));
@@ -278,6 +300,8 @@ fn a_recipient_that_cannot_be_signed_is_an_error_not_a_silent_copy() {
         subscriber: "",
         ..RECIPIENT
     };
-    assert!(rewriter.rewrite_html(b"<a href=\"https://x.example/\">x</a>", &bad).is_err());
+    assert!(rewriter
+        .rewrite_html(b"<a href=\"https://x.example/\">x</a>", &bad)
+        .is_err());
     assert!(rewriter.rewrite_text("https://x.example/", &bad).is_err());
 }

@@ -224,3 +224,47 @@ pub fn base_of(input: &[u8]) -> Option<String> {
     let at = text.find("<base href=\"")? + "<base href=\"".len();
     Some(text[at..].split('"').next()?.to_string())
 }
+
+/// A `POST` with a body on a fresh connection: status and body.
+pub async fn post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    content_type: Option<&str>,
+    body: &'static str,
+) -> (hyper::StatusCode, bytes::Bytes) {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to edge");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("HTTP handshake");
+    tokio::spawn(connection);
+    let mut builder = hyper::Request::builder()
+        .method(hyper::Method::POST)
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("user-agent", "Mozilla/5.0 (compatible; GoogleOneClick)");
+    if let Some(content_type) = content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    let request = builder
+        .body(Full::new(bytes::Bytes::from_static(body.as_bytes())))
+        .expect("request");
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sender.send_request(request),
+    )
+    .await
+    .expect("edge answered within 10 s")
+    .expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, body)
+}

@@ -60,7 +60,8 @@ fn url_end(text: &str, start: usize) -> usize {
         let unbalanced = |open: char, close: char| {
             last == close && url.matches(close).count() > url.matches(open).count()
         };
-        let drop = matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' | '_')
+        // `_` is kept: it ends real URLs more often than it closes `_emphasis_`.
+        let drop = matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*')
             || unbalanced('(', ')')
             || unbalanced('[', ']')
             || unbalanced('{', '}');
