@@ -113,6 +113,13 @@ impl Batch {
         }
     }
 
+    /// Lets `revise` change each row in place or return false to remove it (consent changed
+    /// since the row was accepted), keeping the id set in step.
+    pub fn revise_rows(&mut self, revise: impl FnMut(&mut PendingRow) -> bool) {
+        self.rows.retain_mut(revise);
+        self.ids = self.rows.iter().map(|row| row.stored_id).collect();
+    }
+
     /// Removes rows already stored according to `stored` (partition → highest stored offset)
     /// and returns their ids.
     pub fn drop_stored(&mut self, stored: impl Fn(i32) -> Option<i64>) -> Vec<Uuid> {

@@ -16,6 +16,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use crate::consent_policy::{apply_message, AppliedOffsets, PolicyBook};
 use crate::kafka::client_config;
 use crate::metrics::Metrics;
 use crate::AggregatorError;
@@ -34,9 +35,21 @@ type Book = HashMap<String, HashMap<String, ConsentEntry>>;
 #[derive(Debug, Clone, Default)]
 pub struct ConsentBook {
     inner: Arc<RwLock<Book>>,
+    /// Tenant and campaign policies from the same topic.
+    policies: PolicyBook,
+    /// How far the topic has been applied, per partition.
+    applied: AppliedOffsets,
 }
 
 impl ConsentBook {
+    pub fn policies(&self) -> &PolicyBook {
+        &self.policies
+    }
+
+    pub fn applied(&self) -> &AppliedOffsets {
+        &self.applied
+    }
+
     pub fn lookup(&self, tenant: &str, subscriber: &str) -> Option<ConsentEntry> {
         // A poisoned lock means a writer panicked mid-update of one entry; the map is still
         // usable, so read it rather than stop counting.
@@ -136,29 +149,18 @@ pub async fn run_reader(
                 continue;
             }
         };
-        match message.payload() {
-            None => {
-                if let Some((tenant, subscriber)) = message
-                    .key()
-                    .and_then(|key| std::str::from_utf8(key).ok())
-                    .and_then(|key| key.split_once('/'))
-                {
-                    book.forget(tenant, subscriber);
-                }
-            }
-            Some(payload) => match ConsentRecord::from_json(payload) {
-                Ok(record) => book.apply(record),
-                Err(error) => {
-                    metrics.consent_invalid.inc();
-                    tracing::warn!(
-                        %error,
-                        partition = message.partition(),
-                        offset = message.offset(),
-                        "ignoring an invalid consent record"
-                    );
-                }
-            },
+        if let Err(error) = apply_message(&book, message.key(), message.payload()) {
+            metrics.consent_invalid.inc();
+            tracing::warn!(
+                %error,
+                partition = message.partition(),
+                offset = message.offset(),
+                "ignoring an invalid consent record"
+            );
         }
+        // After applying: whoever reads this offset finds the record in the book.
+        book.applied()
+            .applied(message.partition(), message.offset());
         metrics.consent_records.inc();
         if let Some(high) = behind.get(&message.partition()) {
             if message.offset() + 1 >= *high {

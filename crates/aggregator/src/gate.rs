@@ -5,9 +5,10 @@
 //! decides whether an event of a subscriber without consent is counted anonymously or dropped.
 
 use mailpulse_config::{ConsentBasis, PrivacyConfig, UnconsentedPolicy};
-use mailpulse_event::{ConsentState, Event, TrackingLevel};
+use mailpulse_event::{ConsentState, Event, TrackingBasis, TrackingLevel};
 
 use crate::consent::ConsentEntry;
+use crate::consent_policy::Policy;
 
 /// What to do with one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub enum Decision {
     Drop,
 }
 
-/// The tenant-wide rules (per-tenant overrides are not supported yet).
+/// The deployment-wide rules; per-tenant and per-campaign settings come as a [`Policy`].
 #[derive(Debug, Clone, Copy)]
 pub struct Gate {
     basis: ConsentBasis,
@@ -35,8 +36,31 @@ impl Gate {
 
     /// Decides for `event`, given the subscriber's latest consent record if any.
     pub fn decide(&self, consent: Option<ConsentEntry>, event: &Event) -> Decision {
+        self.decide_with(consent, &Policy::default(), event)
+    }
+
+    /// Decides for `event` under its tenant's and campaign's `policy` as well: a removed
+    /// tenant's event is dropped, the tenant's basis replaces the default, and the level is
+    /// capped by the tenant's and campaign's limits.
+    pub fn decide_with(
+        &self,
+        consent: Option<ConsentEntry>,
+        policy: &Policy,
+        event: &Event,
+    ) -> Decision {
+        if policy
+            .removed_before_s
+            .is_some_and(|removed| event.issued_at <= removed)
+        {
+            return Decision::Drop;
+        }
+        let basis = match policy.basis {
+            Some(TrackingBasis::OptIn) => ConsentBasis::OptIn,
+            Some(TrackingBasis::LegitimateInterest) => ConsentBasis::LegitimateInterest,
+            None => self.basis,
+        };
         let consented = match consent {
-            None => match self.basis {
+            None => match basis {
                 ConsentBasis::OptIn => TrackingLevel::Anonymous,
                 ConsentBasis::LegitimateInterest => TrackingLevel::Identified,
             },
@@ -50,6 +74,9 @@ impl Gate {
         if consented < TrackingLevel::Pseudonymous && self.unconsented == UnconsentedPolicy::Drop {
             return Decision::Drop;
         }
+        // The tenant's and campaign's limits lower the level but never drop: `drop` is about
+        // the subscriber's consent.
+        let consented = policy.cap.map_or(consented, |cap| consented.min(cap));
         let level = if event.dnt || event.gpc {
             consented.min(TrackingLevel::Anonymous)
         } else {
@@ -133,6 +160,58 @@ mod tests {
                 Decision::Store(TrackingLevel::Anonymous)
             );
         }
+    }
+
+    #[test]
+    fn tenant_and_campaign_limits_cap_the_level_and_the_tenant_basis_replaces_the_default() {
+        let event = sample_event();
+        let opt_in = gate(ConsentBasis::OptIn, UnconsentedPolicy::Aggregate);
+        let capped = Policy {
+            cap: Some(TrackingLevel::Pseudonymous),
+            ..Policy::default()
+        };
+        assert_eq!(
+            opt_in.decide_with(entry(ConsentState::Granted, None), &capped, &event),
+            Decision::Store(TrackingLevel::Pseudonymous)
+        );
+        let li = Policy {
+            basis: Some(TrackingBasis::LegitimateInterest),
+            ..Policy::default()
+        };
+        assert_eq!(
+            opt_in.decide_with(None, &li, &event),
+            Decision::Store(TrackingLevel::Identified)
+        );
+        let dropping = gate(ConsentBasis::OptIn, UnconsentedPolicy::Drop);
+        let anonymous_cap = Policy {
+            cap: Some(TrackingLevel::Anonymous),
+            ..Policy::default()
+        };
+        assert_eq!(
+            dropping.decide_with(entry(ConsentState::Granted, None), &anonymous_cap, &event),
+            Decision::Store(TrackingLevel::Anonymous),
+            "a limit lowers, it does not drop"
+        );
+    }
+
+    #[test]
+    fn a_removed_tenants_events_from_earlier_tokens_are_dropped() {
+        let mut event = sample_event();
+        let li = gate(
+            ConsentBasis::LegitimateInterest,
+            UnconsentedPolicy::Aggregate,
+        );
+        let removed = Policy {
+            removed_before_s: Some(event.issued_at),
+            ..Policy::default()
+        };
+        assert_eq!(li.decide_with(None, &removed, &event), Decision::Drop);
+        event.issued_at += 1;
+        assert_eq!(
+            li.decide_with(None, &removed, &event),
+            Decision::Store(TrackingLevel::Identified),
+            "a token minted after the removal belongs to a new tenant of that id"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 mod admin;
 mod batch;
 mod consent;
+mod consent_policy;
+mod consent_progress;
 mod dedup;
 mod dlq;
 mod enrichment;
@@ -30,6 +32,7 @@ use tokio::sync::watch;
 
 pub use admin::Health;
 pub use consent::{ConsentBook, ConsentEntry};
+pub use consent_policy::{AppliedOffsets, Policy, PolicyBook};
 pub use gate::{Decision, Gate};
 pub use metrics::Metrics;
 pub use row::{anonymous_id, Pseudonymizer};
@@ -99,6 +102,16 @@ pub async fn run_with(
     let consumer = events_consumer(config)?;
     let dead_letters = DeadLetters::new(&config.kafka)?;
 
+    // Registered before reading consent, so an erasure starting from now on waits for us.
+    let mut reporter = consent_progress::Reporter::new(
+        mailpulse_store::connect(&config.clickhouse),
+        &config.kafka.consent_topic,
+    );
+    if !reporter.register(&mut shutdown).await {
+        return Ok(());
+    }
+    let (progress, progress_task) = reporter.start();
+
     let book = ConsentBook::default();
     let (caught_up_tx, mut caught_up) = watch::channel(false);
     let reader = tokio::spawn(consent::run_reader(
@@ -134,6 +147,7 @@ pub async fn run_with(
         gate: Gate::new(&config.privacy),
         pseudonymizer,
         consent: book,
+        progress,
         enrichments: Enrichments::default(),
         metrics,
         health,
@@ -155,6 +169,9 @@ pub async fn run_with(
     };
     let result = pipeline.run(shutdown.clone()).await;
     stop_reader(reader).await;
+    // The pipeline is gone: the reporter writes its last word (stopped, if nothing was left
+    // in flight) and ends.
+    let _ = tokio::time::timeout(Duration::from_secs(5), progress_task).await;
     result
 }
 

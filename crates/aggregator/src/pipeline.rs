@@ -45,6 +45,8 @@ use uuid::Uuid;
 use crate::admin::Health;
 use crate::batch::{Batch, DeadLetter};
 use crate::consent::ConsentBook;
+use crate::consent_policy::regate;
+use crate::consent_progress::ProgressHandle;
 use crate::dedup::RecentIds;
 use crate::dlq::DeadLetters;
 use crate::enrichment::Enrichments;
@@ -127,6 +129,8 @@ pub struct Pipeline {
     pub(crate) gate: Gate,
     pub(crate) pseudonymizer: Pseudonymizer,
     pub(crate) consent: ConsentBook,
+    /// Where the consent offsets that are safe to claim go (erasure waits on them).
+    pub(crate) progress: ProgressHandle,
     pub(crate) enrichments: Enrichments,
     pub(crate) metrics: Metrics,
     pub(crate) health: Health,
@@ -183,6 +187,10 @@ impl Pipeline {
         tracing::info!(topic = %self.settings.topic, "consuming");
 
         while !stopping(&shutdown) {
+            if self.unsettled_insert.is_none() {
+                // No insert in flight, and the next one re-checks consent first.
+                self.progress.safe(self.consent.applied().snapshot());
+            }
             let wait = self
                 .batch
                 .deadline(self.settings.batch_max_wait)
@@ -226,6 +234,9 @@ impl Pipeline {
         }
         self.dead_letters.flush(Duration::from_secs(5));
         self.consumer.unsubscribe();
+        if self.unsettled_insert.is_none() {
+            self.progress.stopped();
+        }
         Ok(())
     }
 
@@ -322,7 +333,11 @@ impl Pipeline {
             return;
         }
         let consent = self.consent.lookup(&event.tenant, &event.subscriber);
-        let level = match self.gate.decide(consent, &event) {
+        let policy = self
+            .consent
+            .policies()
+            .lookup(&event.tenant, &event.campaign);
+        let level = match self.gate.decide_with(consent, &policy, &event) {
             Decision::Drop => {
                 self.metrics.skip("consent");
                 return;
@@ -409,6 +424,26 @@ impl Pipeline {
             self.metrics.skip("offset");
             self.recent.insert(id, now);
         }
+        // Consent may have changed since these rows were accepted (an erasure waits for
+        // this): decide them again with the book as it is now, then report that book as safe,
+        // since no insert gated with an older one can still land.
+        let applied = self.consent.applied().snapshot();
+        let regated = regate(
+            &mut self.batch,
+            &self.gate,
+            &self.consent,
+            &self.pseudonymizer,
+        );
+        for _ in 0..regated.dropped {
+            self.metrics.skip("consent");
+        }
+        if regated.lowered > 0 {
+            tracing::debug!(
+                rows = regated.lowered,
+                "pending rows lowered after a consent change"
+            );
+        }
+        self.progress.safe(applied);
         if self.batch.rows().is_empty() {
             return Ok(());
         }
