@@ -6,6 +6,8 @@ use mailpulse_config::Config;
 
 use crate::{cmd_aggregate, cmd_edge, cmd_migrate, cmd_sign, cmd_stats, cmd_topics};
 
+use crate::cmd_rewrite;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mailpulse",
@@ -27,6 +29,9 @@ pub enum Command {
     /// Mint signed tracking URLs.
     #[command(subcommand)]
     Sign(cmd_sign::SignCommand),
+    /// Rewrite one message part for one recipient (stdin → stdout): signed links, pixels,
+    /// unsubscribe link; or print its List-Unsubscribe headers.
+    Rewrite(cmd_rewrite::RewriteArgs),
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Create the ClickHouse database and apply pending schema migrations.
@@ -46,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Edge(args) => cmd_edge::run(config, args),
         Command::Sign(command) => cmd_sign::run(&config, command),
+        Command::Rewrite(args) => cmd_rewrite::run(&config, args),
         Command::Config => {
             println!("{:#?}", redacted(config));
             Ok(())

@@ -5,6 +5,7 @@ mod cli;
 mod cmd_aggregate;
 mod cmd_edge;
 mod cmd_migrate;
+mod cmd_rewrite;
 mod cmd_sign;
 mod cmd_stats;
 mod cmd_topics;
