@@ -4,7 +4,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use mailpulse_config::Config;
 
-use crate::{cmd_aggregate, cmd_edge, cmd_migrate, cmd_sign, cmd_stats, cmd_topics};
+use crate::{
+    cmd_aggregate, cmd_api, cmd_edge, cmd_migrate, cmd_sign, cmd_stats, cmd_tenant, cmd_topics,
+};
 
 use crate::cmd_rewrite;
 
@@ -43,6 +45,11 @@ pub enum Command {
     /// Manage the pipeline's Kafka topics.
     #[command(subcommand)]
     Topics(cmd_topics::TopicsCommand),
+    /// Run the statistics API and dashboard on `api.listen`.
+    Api(cmd_api::ApiArgs),
+    /// Manage tenants' API keys.
+    #[command(subcommand)]
+    Tenant(cmd_tenant::TenantCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -60,6 +67,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Aggregate => cmd_aggregate::run(&config),
         Command::Stats(args) => cmd_stats::run(&config, args),
         Command::Topics(command) => cmd_topics::run(&config, command),
+        Command::Api(args) => cmd_api::run(config, args),
+        Command::Tenant(command) => cmd_tenant::run(&config, command),
     }
 }
 

@@ -3,11 +3,13 @@
 
 mod cli;
 mod cmd_aggregate;
+mod cmd_api;
 mod cmd_edge;
 mod cmd_migrate;
 mod cmd_rewrite;
 mod cmd_sign;
 mod cmd_stats;
+mod cmd_tenant;
 mod cmd_topics;
 
 use anyhow::Result;

@@ -20,6 +20,7 @@ fn consent(subscriber: &str, state: ConsentState, level: Option<TrackingLevel>) 
         level,
         ts_ms: now_ms(),
         source: "test".into(),
+        marketing: None,
     }
 }
 

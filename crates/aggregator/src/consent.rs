@@ -227,6 +227,7 @@ mod tests {
             level: None,
             ts_ms: 1,
             source: "test".into(),
+            marketing: None,
         }
     }
 

@@ -319,6 +319,7 @@ mod tests {
             level: None,
             ts_ms: 1,
             source: "test".into(),
+            marketing: None,
         };
         let key = ConsentRecord::key("acme", "s/1");
         apply_message(&book, Some(key.as_bytes()), Some(&record.to_json())).expect("applies");
@@ -398,6 +399,7 @@ mod tests {
             level: None,
             ts_ms: 2,
             source: "erasure".into(),
+            marketing: None,
         });
         let outcome = regate(&mut batch, &gate, &book, &pseudonymizer);
         assert_eq!(

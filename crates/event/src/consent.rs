@@ -20,6 +20,20 @@ pub struct ConsentRecord {
     pub ts_ms: u64,
     /// Who or what set it: `api`, `import`, `unsubscribe`, `erasure`, …
     pub source: String,
+    /// Consent to receive marketing mail, when this record says something about it (an
+    /// unsubscribe sets `unsubscribed`). `None` says nothing: records written before this field
+    /// existed, and tracking-only changes, stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing: Option<MarketingConsent>,
+}
+
+/// Whether the subscriber wants the tenant's marketing mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketingConsent {
+    Subscribed,
+    /// Unsubscribed (one-click or the unsubscribe link): send no more marketing mail.
+    Unsubscribed,
 }
 
 /// Tracking consent as the subscriber gave it.
@@ -317,6 +331,27 @@ mod tests {
             r#"{"v":1,"tenant":"acme","campaign":"spring","level":"pseudonymous","ts_ms":5,"source":"api"}"#
         );
         assert_eq!(PolicyRecord::from_json(&json).expect("decodes"), record);
+    }
+
+    #[test]
+    fn marketing_consent_is_optional_on_the_wire() {
+        let old = br#"{"v":1,"tenant":"acme","subscriber":"s","state":"granted","ts_ms":1,"source":"api"}"#;
+        let record = ConsentRecord::from_json(old).expect("a record without `marketing` decodes");
+        assert_eq!(record.marketing, None);
+        assert_eq!(record.to_json(), old.to_vec(), "and encodes as before");
+        let unsubscribed = ConsentRecord {
+            state: ConsentState::Denied,
+            source: "unsubscribe".into(),
+            marketing: Some(MarketingConsent::Unsubscribed),
+            ..record
+        };
+        let json = unsubscribed.to_json();
+        assert!(String::from_utf8_lossy(&json)
+            .ends_with(r#""source":"unsubscribe","marketing":"unsubscribed"}"#));
+        assert_eq!(
+            ConsentRecord::from_json(&json).expect("decodes"),
+            unsubscribed
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ mod consent;
 mod event;
 
 pub use consent::{
-    ConsentKey, ConsentRecord, ConsentState, PolicyRecord, TenantRemoval, TrackingBasis,
-    TrackingLevel, CONSENT_SCHEMA_VERSION, POLICY_SCHEMA_VERSION,
+    ConsentKey, ConsentRecord, ConsentState, MarketingConsent, PolicyRecord, TenantRemoval,
+    TrackingBasis, TrackingLevel, CONSENT_SCHEMA_VERSION, POLICY_SCHEMA_VERSION,
 };
 pub use event::{Event, EventKind, Geo, Network, NetworkClass, EVENT_SCHEMA_VERSION};
 

@@ -95,6 +95,7 @@ impl Privacy {
             level,
             ts_ms: now_ms(),
             source: source.to_string(),
+            marketing: None,
         };
         let key = ConsentRecord::key(tenant, subscriber);
         let delivered = self.topic.publish(&key, Some(&record.to_json())).await?;

@@ -137,6 +137,7 @@ impl Privacy {
                     level,
                     ts_ms,
                     source: source.to_string(),
+                    marketing: None,
                 };
                 (
                     ConsentRecord::key(tenant, &line.subscriber),
