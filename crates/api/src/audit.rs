@@ -103,7 +103,7 @@ impl AuditEntry {
 }
 
 /// A row of `audit_log`, borrowed from an entry.
-#[derive(Debug, Serialize, clickhouse::Row)]
+#[derive(Debug, Default, Serialize, clickhouse::Row)]
 pub struct AuditRow<'a> {
     pub ts: u32,
     pub tenant: &'a str,

@@ -22,9 +22,11 @@ pub const KEY_COOKIE: &str = "mailpulse_key";
 
 /// How long a loaded key list is trusted; a revoked key stops working within this time.
 pub const DEFAULT_KEY_TTL: Duration = Duration::from_secs(10);
-/// A key not in the list triggers a reload (a key created a moment ago), but at most this
-/// often, so a flood of wrong keys costs one query per interval, not one per request.
-const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+/// A key not in the list triggers a reload (it may have been created a moment ago), but the
+/// list is reloaded at most this often: a request with an unknown key waits for the next
+/// reload, so a flood of wrong keys costs one query per interval, not one per request, and a
+/// new key is never refused.
+const MISS_RELOAD_INTERVAL: Duration = Duration::from_millis(250);
 /// When ClickHouse cannot be read, an older list keeps answering for at most this long.
 const MAX_STALE: Duration = Duration::from_secs(600);
 
@@ -39,6 +41,7 @@ pub struct Caller {
 
 struct Snapshot {
     keys: HashMap<KeyHash, Caller>,
+    /// When the query that loaded it started.
     loaded_at: Instant,
 }
 
@@ -85,14 +88,17 @@ impl Authenticator {
             return Err(ApiError::InvalidApiKey);
         }
         let hash = KeyHash::of(key);
+        let missed_at = Instant::now();
         match self.lookup(&hash) {
             Lookup::Found(caller) => return Ok(caller),
-            Lookup::Missing(age) if age < MISS_RELOAD_INTERVAL => {
-                return Err(ApiError::InvalidApiKey)
+            Lookup::Missing(age) => {
+                if let Some(wait) = MISS_RELOAD_INTERVAL.checked_sub(age) {
+                    tokio::time::sleep(wait).await;
+                }
             }
-            Lookup::Missing(_) | Lookup::Stale => {}
+            Lookup::Stale => {}
         }
-        self.reload().await?;
+        self.reload(missed_at).await?;
         match self.lookup_any_age(&hash) {
             Some(caller) => Ok(caller),
             None => Err(ApiError::InvalidApiKey),
@@ -125,13 +131,14 @@ impl Authenticator {
         guard.as_ref()?.keys.get(hash).cloned()
     }
 
-    /// Reloads the key list, unless another caller did while this one waited.
-    async fn reload(&self) -> Result<(), ApiError> {
-        let waited_since = Instant::now();
+    /// Reloads the key list unless a load that started at or after `needed_after` already
+    /// did (callers waiting together share one query).
+    async fn reload(&self, needed_after: Instant) -> Result<(), ApiError> {
         let _reloading = self.reloading.lock().await;
-        if self.loaded_at().is_some_and(|at| at >= waited_since) {
+        if self.loaded_at().is_some_and(|at| at >= needed_after) {
             return Ok(());
         }
+        let started = Instant::now();
         match active_keys(&self.client).await {
             Ok(keys) => {
                 let keys = keys
@@ -148,9 +155,10 @@ impl Authenticator {
                     .snapshot
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
+                // Dated by the query's start: a key created after it may be missing.
                 *guard = Some(Snapshot {
                     keys,
-                    loaded_at: Instant::now(),
+                    loaded_at: started,
                 });
                 Ok(())
             }

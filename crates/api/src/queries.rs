@@ -72,7 +72,7 @@ pub const ALL_DELIVERIES_SQL: &str = "SELECT campaign, argMax(delivered, version
      FROM campaign_deliveries WHERE tenant = ? GROUP BY campaign";
 
 /// A delivery report as written.
-#[derive(Debug, Serialize, clickhouse::Row)]
+#[derive(Debug, Default, Serialize, clickhouse::Row)]
 pub struct DeliveryReport<'a> {
     pub tenant: &'a str,
     pub campaign: &'a str,

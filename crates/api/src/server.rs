@@ -43,8 +43,14 @@ impl ApiServer {
 
     /// State for `config` serving `router`. Needs a Tokio runtime (starts the audit writer).
     pub fn with_router(config: &Config, router: Router) -> ApiServer {
+        ApiServer::build(config, router, DEFAULT_KEY_TTL)
+    }
+
+    /// As [`ApiServer::with_router`], trusting a loaded key list for `key_ttl` (tests use a
+    /// short one to see revocations at once).
+    pub fn build(config: &Config, router: Router, key_ttl: Duration) -> ApiServer {
         let client = mailpulse_store::connect(&config.clickhouse);
-        let (state, writer) = ApiState::new(client, DEFAULT_KEY_TTL);
+        let (state, writer) = ApiState::new(client, key_ttl);
         ApiServer {
             state: Arc::new(state),
             router: Arc::new(router),

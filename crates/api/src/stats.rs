@@ -21,6 +21,8 @@ pub const MAX_LINKS: u64 = 1_000;
 pub const MAX_BREAKDOWN_VALUES: u64 = 250;
 /// Most buckets a time series returns.
 pub const MAX_POINTS: u64 = 5_000;
+/// The upper bound of an open-ended range: 2100-01-01, inside both `Date` and `DateTime`.
+const UNBOUNDED_TO: u32 = 4_102_444_800;
 
 /// One campaign in the list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -414,7 +416,7 @@ pub async fn series(
         check_length(from, to, interval)?;
     }
     let lower = from.unwrap_or(0);
-    let upper = to.unwrap_or(u32::MAX - u32::MAX % step);
+    let upper = to.unwrap_or(UNBOUNDED_TO);
     let rows = async {
         let rows = match interval {
             Interval::Hour => {

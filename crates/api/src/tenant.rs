@@ -111,18 +111,19 @@ pub struct ActiveKey {
     pub hash: KeyHash,
 }
 
-#[derive(Debug, Serialize, clickhouse::Row)]
-struct TenantKeyRow<'a> {
-    tenant: &'a str,
-    key_id: &'a str,
-    key_hash: &'a str,
-    created_at: u32,
-    revoked: u8,
-    version: u64,
+/// One version of a key, as written to `tenants`.
+#[derive(Debug, Default, Serialize, clickhouse::Row)]
+pub struct KeyVersionRow<'a> {
+    pub tenant: &'a str,
+    pub key_id: &'a str,
+    pub key_hash: &'a str,
+    pub created_at: u32,
+    pub revoked: u8,
+    pub version: u64,
 }
 
 /// Result row of [`LATEST_KEYS_SQL`].
-#[derive(Debug, Clone, Serialize, Deserialize, clickhouse::Row)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
 pub struct LatestKeyRow {
     pub tenant: String,
     pub key_id: String,
@@ -237,9 +238,9 @@ async fn write_version(
     created_at: u32,
     revoked: bool,
 ) -> Result<(), ApiError> {
-    let mut insert = client.insert::<TenantKeyRow<'_>>("tenants").await?;
+    let mut insert = client.insert::<KeyVersionRow<'_>>("tenants").await?;
     insert
-        .write(&TenantKeyRow {
+        .write(&KeyVersionRow {
             tenant,
             key_id,
             key_hash,

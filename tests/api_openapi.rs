@@ -1,0 +1,213 @@
+//! `schemas/openapi.yaml` and the server describe the same API: every route the server has is
+//! documented and every documented operation is served; each answers, with a valid key and a
+//! seeded campaign, one of its documented statuses and content types; and JSON answers have
+//! exactly the documented fields (top level and array items).
+
+mod api_common;
+
+use std::collections::BTreeSet;
+
+use api_common::*;
+use hyper::Method;
+use serde_json::Value;
+
+const SPEC: &str = include_str!("../schemas/openapi.yaml");
+
+fn spec() -> Value {
+    serde_yaml::from_str(SPEC).expect("schemas/openapi.yaml is valid YAML")
+}
+
+/// Resolves a local `$ref` (`#/components/...`).
+fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("only local refs: {reference}"));
+            let target = spec
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+            resolve(spec, target)
+        }
+        None => node,
+    }
+}
+
+fn documented(spec: &Value) -> BTreeSet<(String, String)> {
+    let mut operations = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                operations.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    operations
+}
+
+#[test]
+fn every_served_route_is_documented_and_every_documented_one_is_served() {
+    let spec = spec();
+    assert!(spec["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
+    let served: BTreeSet<(String, String)> = mailpulse_api::default_router()
+        .routes()
+        .map(|route| (route.method().to_string(), route.pattern().to_string()))
+        .collect();
+    let documented = documented(&spec);
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "served but not in schemas/openapi.yaml: {undocumented:?}"
+    );
+    assert!(
+        unserved.is_empty(),
+        "documented but not served: {unserved:?}"
+    );
+}
+
+#[test]
+fn every_ref_resolves_and_every_operation_has_an_id() {
+    let spec = spec();
+    fn walk(spec: &Value, node: &Value) {
+        match node {
+            Value::Object(map) => {
+                if map.contains_key("$ref") {
+                    resolve(spec, node);
+                }
+                map.values().for_each(|child| walk(spec, child));
+            }
+            Value::Array(items) => items.iter().for_each(|child| walk(spec, child)),
+            _ => {}
+        }
+    }
+    walk(&spec, &spec);
+    let mut ids = BTreeSet::new();
+    for (method, path) in documented(&spec) {
+        let id = spec["paths"][&path][method.to_lowercase()]["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(ids.insert(id.to_string()), "operationId {id} used twice");
+    }
+}
+
+/// The set of a JSON object's keys.
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// Checks `value` against an object schema: the same fields, and array items likewise.
+fn check_fields(spec: &Value, schema: &Value, value: &Value, at: &str) {
+    let schema = resolve(spec, schema);
+    if schema["type"] != "object" {
+        return;
+    }
+    let properties = schema["properties"].as_object().expect("properties");
+    let documented: BTreeSet<String> = properties.keys().cloned().collect();
+    assert_eq!(
+        keys(value),
+        documented,
+        "{at}: fields differ from the schema"
+    );
+    for (name, property) in properties {
+        let property = resolve(spec, property);
+        if property["type"] == "array" {
+            for (i, item) in value[name].as_array().expect("array").iter().enumerate() {
+                check_fields(spec, &property["items"], item, &format!("{at}.{name}[{i}]"));
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_answers_as_documented() {
+    let mut env = ApiEnv::start("api_openapi").await;
+    insert(env.client(), &generate(9, "acme", "docs-camp", 400, 30)).await;
+    let key = env.key("acme").await;
+    let auth = format!("Bearer {key}");
+    let spec = spec();
+    let mut checked = 0;
+    for (method, path) in documented(&spec) {
+        let operation = &spec["paths"][&path][method.to_lowercase()];
+        let mut url = path.replace("{campaign}", "docs-camp");
+        if let Some(dimension) = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| resolve(&spec, p))
+            .find(|p| p["name"] == "dimension")
+        {
+            let first = dimension["schema"]["enum"][0].as_str().expect("enum");
+            url = url.replace("{dimension}", first);
+        }
+        let (body, content_type) = match (method.as_str(), path.as_str()) {
+            ("PUT", _) => (r#"{"delivered": 10}"#.to_string(), "application/json"),
+            ("POST", "/login") => (
+                format!("key={key}&next=/"),
+                "application/x-www-form-urlencoded",
+            ),
+            _ => (String::new(), "application/json"),
+        };
+        let method_value = Method::from_bytes(method.as_bytes()).expect("method");
+        let answer = request(
+            env.addr,
+            method_value,
+            &url,
+            &[("authorization", &auth), ("content-type", content_type)],
+            &body,
+        )
+        .await;
+        let status = answer.status.as_u16().to_string();
+        assert_ne!(answer.status, 404, "{method} {url} is not served");
+        let responses = &operation["responses"];
+        assert!(
+            responses.get(&status).is_some(),
+            "{method} {url} answered {status}, documented: {:?}: {}",
+            keys(responses),
+            answer.text()
+        );
+        let documented_response = resolve(&spec, &responses[&status]);
+        if let Some(content) = documented_response["content"].as_object() {
+            let got = answer.headers["content-type"]
+                .to_str()
+                .expect("content type")
+                .to_string();
+            assert!(
+                content
+                    .keys()
+                    .any(|documented| got.starts_with(documented.as_str())),
+                "{method} {url}: content type {got} not in {:?}",
+                content.keys().collect::<Vec<_>>()
+            );
+            if got.starts_with("application/json") {
+                let schema = &content["application/json"]["schema"];
+                check_fields(&spec, schema, &answer.json(), &format!("{method} {url}"));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 16, "only {checked} operations checked");
+
+    // The served document is this file.
+    let served = env.get("/openapi.yaml", &key).await;
+    assert_eq!(served.text(), SPEC);
+
+    // Error answers follow the documented Error schema.
+    let error = env.get("/v1/campaigns/absent", &key).await;
+    let schema = &spec["components"]["schemas"]["Error"];
+    check_fields(&spec, schema, &error.json(), "404 error");
+    check_fields(
+        &spec,
+        &schema["properties"]["error"],
+        &error.json()["error"],
+        "404 error.error",
+    );
+    env.stop().await;
+}
