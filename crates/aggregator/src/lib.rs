@@ -20,6 +20,7 @@ mod row;
 #[cfg(test)]
 mod test_support;
 pub mod topics;
+mod unsubscribe;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -166,6 +167,7 @@ pub async fn run_with(
         assigned: Default::default(),
         paused: false,
         unsettled_insert: None,
+        withdrawals: unsubscribe::Withdrawals::new(&config.kafka)?,
     };
     let result = pipeline.run(shutdown.clone()).await;
     stop_reader(reader).await;

@@ -109,6 +109,8 @@ enum StoreAttemptError {
     Store(#[from] StoreError),
     #[error("dead-letter delivery failed: {0}")]
     DeadLetter(#[from] rdkafka::error::KafkaError),
+    #[error("consent withdrawal delivery failed: {0}")]
+    Withdrawal(rdkafka::error::KafkaError),
     #[error("the previous insert {0} is still running on the server")]
     StillRunning(String),
 }
@@ -144,6 +146,8 @@ pub struct Pipeline {
     pub(crate) paused: bool,
     /// An insert the client gave up on, which must be over before watermarks are trusted.
     pub(crate) unsettled_insert: Option<String>,
+    /// Consent records of accepted unsubscribes, confirmed before the batch is committed.
+    pub(crate) withdrawals: crate::unsubscribe::Withdrawals,
 }
 
 /// The rows of `pending` (a named function: an inline closure here trips the compiler's
@@ -332,6 +336,10 @@ impl Pipeline {
             self.metrics.skip("event_id");
             return;
         }
+        // Before the gate: an unsubscribe is honoured whatever may be stored of the event.
+        if event.kind == mailpulse_event::EventKind::Unsubscribe {
+            self.withdrawals.withdraw(&event);
+        }
         let consent = self.consent.lookup(&event.tenant, &event.subscriber);
         let policy = self
             .consent
@@ -396,6 +404,12 @@ impl Pipeline {
             self.dead_letters
                 .confirm(self.batch.dead_letters_mut())
                 .await?;
+        }
+        if !self.withdrawals.is_empty() {
+            self.withdrawals
+                .confirm()
+                .await
+                .map_err(StoreAttemptError::Withdrawal)?;
         }
         if let Some(query_id) = &self.unsettled_insert {
             if offsets::query_running(&self.store, query_id).await? {
