@@ -17,7 +17,9 @@ const RECIPIENT: Recipient<'static> = Recipient {
 };
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/emails").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/emails")
+        .join(name);
     std::fs::read(path).expect("corpus fixture")
 }
 
