@@ -5,7 +5,8 @@ use clap::{Parser, Subcommand};
 use mailpulse_config::Config;
 
 use crate::{
-    cmd_aggregate, cmd_api, cmd_edge, cmd_migrate, cmd_sign, cmd_stats, cmd_tenant, cmd_topics,
+    cmd_aggregate, cmd_api, cmd_edge, cmd_migrate, cmd_privacy, cmd_sign, cmd_stats, cmd_tenant,
+    cmd_topics,
 };
 
 use crate::cmd_rewrite;
@@ -50,6 +51,16 @@ pub enum Command {
     /// Manage tenants' API keys.
     #[command(subcommand)]
     Tenant(cmd_tenant::TenantCommand),
+    /// Consent registry (set, show, import) and tenant/campaign tracking policies.
+    #[command(subcommand)]
+    Consent(cmd_privacy::ConsentCommand),
+    /// Print everything held about a subscriber as JSON Lines (schemas/export.v1.json).
+    Export(cmd_privacy::SubscriberArgs),
+    /// Erase a subscriber: deny tracking, delete every subscriber-level row, print a receipt.
+    Forget(cmd_privacy::SubscriberArgs),
+    /// Raw-event retention: run it now, or set a tenant's.
+    #[command(subcommand)]
+    Retention(cmd_privacy::RetentionCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -69,6 +80,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Topics(command) => cmd_topics::run(&config, command),
         Command::Api(args) => cmd_api::run(config, args),
         Command::Tenant(command) => cmd_tenant::run(&config, command),
+        Command::Consent(command) => cmd_privacy::consent(&config, command),
+        Command::Export(args) => cmd_privacy::export(&config, args),
+        Command::Forget(args) => cmd_privacy::forget(&config, args),
+        Command::Retention(command) => cmd_privacy::retention(&config, command),
     }
 }
 

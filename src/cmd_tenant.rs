@@ -22,6 +22,9 @@ pub enum TenantCommand {
         /// The key's id, as `list` shows it.
         key_id: String,
     },
+    /// Remove a tenant: every row in every table, its keys, its consent records; prints a
+    /// receipt (see docs/privacy.md).
+    Delete { tenant: String },
 }
 
 /// Actor recorded in the audit log for command-line changes.
@@ -32,6 +35,9 @@ pub fn run(config: &Config, command: TenantCommand) -> Result<()> {
     let client = mailpulse_store::connect(&config.clickhouse);
     runtime.block_on(async {
         match command {
+            TenantCommand::Delete { tenant } => {
+                crate::cmd_privacy::delete_tenant(config, &tenant).await
+            }
             TenantCommand::Create { tenant } => {
                 let tenant = TenantId::parse(&tenant)?;
                 let created = tenant::create_key(&client, &tenant)

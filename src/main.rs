@@ -6,6 +6,7 @@ mod cmd_aggregate;
 mod cmd_api;
 mod cmd_edge;
 mod cmd_migrate;
+mod cmd_privacy;
 mod cmd_rewrite;
 mod cmd_sign;
 mod cmd_stats;
