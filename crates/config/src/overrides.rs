@@ -14,8 +14,9 @@ const SECTIONS: &[&str] = &[
     "log",
 ];
 
-/// Variables that start with the prefix but are not overrides.
-const NOT_OVERRIDES: &[&str] = &["MAILPULSE_CONFIG"];
+/// Variables that start with the prefix but are not overrides: the config file path and the
+/// local stack scripts' download cache.
+const NOT_OVERRIDES: &[&str] = &["MAILPULSE_CONFIG", "MAILPULSE_CACHE_DIR"];
 
 pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
     for (name, value) in env {

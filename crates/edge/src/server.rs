@@ -165,7 +165,7 @@ fn spawn_upkeep(state: Weak<EdgeState>, stop: Arc<AtomicBool>) -> std::thread::J
 
 fn upkeep_tick(state: &EdgeState, tick: u64, stop: &AtomicBool) {
     state.sink.sync_spool();
-    if tick % 10 == 0 && (!state.sink.broker_up() || state.sink.spooling()) {
+    if tick.is_multiple_of(10) && (!state.sink.broker_up() || state.sink.spooling()) {
         state.sink.probe_broker(Duration::from_secs(1));
     }
     while state.sink.spooling() && state.sink.broker_up() && !stop.load(Ordering::SeqCst) {
@@ -178,12 +178,12 @@ fn upkeep_tick(state: &EdgeState, tick: u64, stop: &AtomicBool) {
             }
         }
     }
-    if tick % 50 == 0 {
+    if tick.is_multiple_of(50) {
         if let Err(error) = state.geo.reload_if_changed() {
             tracing::error!(%error, "GeoIP reload failed; keeping the loaded database");
         }
     }
-    if tick % 100 == 0 {
+    if tick.is_multiple_of(100) {
         state.salt.rotate();
     }
 }
