@@ -18,6 +18,7 @@ mod dispatch;
 mod error;
 pub mod metrics;
 pub mod ops;
+pub mod privacy_routes;
 pub mod queries;
 pub mod response;
 pub mod router;

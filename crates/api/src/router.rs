@@ -161,6 +161,14 @@ impl Router {
         self
     }
 
+    /// Raises the body limit of the route registered last (an import, an upload).
+    pub fn with_body_limit(&mut self, limit: usize) -> &mut Self {
+        if let Some(route) = self.routes.last_mut() {
+            route.max_body = limit;
+        }
+        self
+    }
+
     /// Every route, in registration order.
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()

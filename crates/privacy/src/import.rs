@@ -145,14 +145,13 @@ impl Privacy {
                 )
             })
             .collect();
-        let deliveries = self
-            .topic
-            .publish_all(
-                records
-                    .iter()
-                    .map(|(key, payload)| (key.as_str(), Some(payload.as_slice()))),
-            )
-            .await;
+        // A plain list: an iterator with a closure held across awaits makes the future's
+        // `Send` bound unprovable for callers that need it (the HTTP server).
+        let messages: Vec<(&str, Option<&[u8]>)> = records
+            .iter()
+            .map(|(key, payload)| (key.as_str(), Some(payload.as_slice())))
+            .collect();
+        let deliveries = self.topic.publish_all(messages).await;
         let mut rows = Vec::with_capacity(valid.len());
         let mut first_failure = None;
         for (line, delivery) in valid.iter().zip(&deliveries) {

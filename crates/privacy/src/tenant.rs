@@ -80,8 +80,9 @@ impl Privacy {
         );
         let removal_key = TenantRemoval::key(tenant);
         let removal_payload = removal.to_json();
-        let records = std::iter::once((removal_key.as_str(), Some(removal_payload.as_slice())))
-            .chain(keys.iter().map(|key| (key.as_str(), None)));
+        let mut records: Vec<(&str, Option<&[u8]>)> =
+            vec![(removal_key.as_str(), Some(removal_payload.as_slice()))];
+        records.extend(keys.iter().map(|key| (key.as_str(), None)));
         let mut targets: BTreeMap<i32, i64> = BTreeMap::new();
         for delivery in self.topic.publish_all(records).await {
             let at = delivery.map_err(PrivacyError::Kafka)?;

@@ -91,10 +91,10 @@ impl ConsentTopic {
     /// Writes many records, in order per key, and waits for all of them. Returns one result per
     /// record, in input order: without transactions (the local broker has none) a failure
     /// midway leaves the records before it applied, and the caller must report which.
-    pub async fn publish_all<'a, I>(&self, records: I) -> Vec<Result<Delivered, KafkaError>>
-    where
-        I: IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
-    {
+    pub async fn publish_all(
+        &self,
+        records: Vec<(&str, Option<&[u8]>)>,
+    ) -> Vec<Result<Delivered, KafkaError>> {
         let mut results = Vec::new();
         let mut window: Vec<Pending> = Vec::with_capacity(BULK_WINDOW);
         for (key, payload) in records {
