@@ -156,18 +156,21 @@ impl Rewriter {
     ) -> Result<String, ToolkitError> {
         let mut minting = Minting::new(&self.minter, recipient)?;
         let classifier = self.classifier();
-        let mut edits = Vec::new();
-        for found in text::find_urls(text) {
+        let urls = text::find_urls(text);
+        let mut edits = Vec::with_capacity(urls.len());
+        for found in &urls {
             if let Ok(destination) = classifier.destination(&text[found.clone()], None) {
                 if let Some(url) = minting.click(&destination, None) {
-                    edits.push((found, url));
+                    edits.push((found.clone(), url));
                 }
             }
         }
         for placeholder in self.options.unsubscribe_placeholders.iter() {
             for (at, _) in text.match_indices(placeholder.as_str()) {
                 let range = at..at + placeholder.len();
-                if !edits.iter().any(|(url, _)| overlaps(url, &range)) {
+                // `urls` is in order: the only one that can overlap is the first not before it.
+                let next = urls.partition_point(|url| url.end <= range.start);
+                if urls.get(next).is_none_or(|url| !overlaps(url, &range)) {
                     edits.push((range, minting.unsubscribe_url.clone()));
                 }
             }

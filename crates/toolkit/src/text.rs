@@ -25,10 +25,17 @@ pub fn find_urls(text: &str) -> Vec<Range<usize>> {
 
 /// Position of the next `http://` / `https://` at or after `from` that starts a word.
 fn next_scheme(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len()).find(|&i| {
-        scheme_len(bytes, i) > 0
-            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'/'))
-    })
+    let mut at = from;
+    loop {
+        // Cheap skip to the next `h`/`H` before comparing whole prefixes.
+        at += bytes.get(at..)?.iter().position(|b| b | 0x20 == b'h')?;
+        let word_start =
+            at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'/');
+        if word_start && scheme_len(bytes, at) > 0 {
+            return Some(at);
+        }
+        at += 1;
+    }
 }
 
 /// Length of the `http://` or `https://` at `at`, else 0.
