@@ -216,3 +216,36 @@ async fn an_opt_in_tenant_stores_unconsented_subscribers_anonymously() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_subscribers_are_listed_for_exclusion_until_lifted() {
+    let env = Env::new("priv_restrict").await;
+    let privacy = env.privacy();
+    privacy
+        .set_consent(TENANT, "r1", Tracking::Granted, "test")
+        .await
+        .expect("consent");
+    privacy
+        .set_consent(TENANT, "r1", Tracking::Restricted, "test")
+        .await
+        .expect("restricted");
+    privacy
+        .set_consent(TENANT, "r2", Tracking::Restricted, "test")
+        .await
+        .expect("restricted");
+    privacy
+        .set_consent(TENANT, "r2", Tracking::Granted, "test")
+        .await
+        .expect("lifted");
+    let keys = privacy.restricted_keys(TENANT).await.expect("readable");
+    assert_eq!(
+        keys,
+        privacy.subscriber_keys(TENANT, "r1"),
+        "r1 only, id and pseudonym"
+    );
+    assert!(privacy
+        .restricted_keys("other")
+        .await
+        .expect("readable")
+        .is_empty());
+}

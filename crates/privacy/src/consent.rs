@@ -226,6 +226,34 @@ impl Privacy {
         Ok(view)
     }
 
+    /// Every key (ids and pseudonyms) of the tenant's subscribers whose processing is
+    /// currently restricted. Subscriber-level views (drill-downs, lists of openers) must leave
+    /// rows with these keys out until the restriction is lifted; the aggregate counters cannot
+    /// (they hold no keys), see `docs/privacy.md`.
+    pub async fn restricted_keys(&self, tenant: &str) -> Result<Vec<String>, PrivacyError> {
+        check_tenant(tenant)?;
+        #[derive(serde::Deserialize, clickhouse::Row)]
+        struct Restricted {
+            subscriber: String,
+        }
+        let rows = self
+            .store
+            .query(
+                "SELECT subscriber FROM consent_history \
+                 WHERE tenant = ? AND scope = 'subscriber' \
+                 GROUP BY subscriber \
+                 HAVING argMax(state, (ts_ms, kafka_partition, kafka_offset)) = 'restricted' \
+                 ORDER BY subscriber",
+            )
+            .bind(tenant)
+            .fetch_all::<Restricted>()
+            .await?;
+        Ok(rows
+            .iter()
+            .flat_map(|row| self.keys.all(tenant, &row.subscriber))
+            .collect())
+    }
+
     /// Inserts history rows, retrying briefly; the topic already has the change.
     pub(crate) async fn record_history(
         &self,
