@@ -65,9 +65,27 @@ async fn erasure_with_events_in_flight_leaves_only_the_erasure_record() {
         || async { rows_with_key(&client, FORGOTTEN).await == 20 },
     )
     .await;
+    // Any table keyed by subscriber is covered, not just the ones known today.
+    client
+        .query(
+            "CREATE TABLE signups (tenant String, subscriber_key String, list String) \
+             ENGINE = MergeTree ORDER BY tenant",
+        )
+        .execute()
+        .await
+        .expect("table created");
+    client
+        .query("INSERT INTO signups VALUES (?, ?, 'weekly'), (?, ?, 'weekly')")
+        .bind(TENANT)
+        .bind(pseudonym.as_str())
+        .bind(TENANT)
+        .bind(BYSTANDER)
+        .execute()
+        .await
+        .expect("rows inserted");
     let before = scan_strings(&client, env.db.name(), &keys).await;
     let tables_before: Vec<&str> = before.iter().map(|hit| hit.table.as_str()).collect();
-    for table in ["events", "campaign_uniques", "consent_history"] {
+    for table in ["events", "campaign_uniques", "consent_history", "signups"] {
         assert!(
             tables_before.contains(&table),
             "traces in {table} before: {before:?}"
@@ -129,6 +147,14 @@ async fn erasure_with_events_in_flight_leaves_only_the_erasure_record() {
             .map(|table| table.rows),
         Some(2),
         "both grants removed, the erasure's denial kept"
+    );
+    assert_eq!(
+        receipt
+            .removed
+            .iter()
+            .find(|table| table.table == "signups")
+            .map(|table| table.rows),
+        Some(1)
     );
     assert!(receipt.completed_at_ms >= receipt.requested_at_ms);
 

@@ -3,14 +3,16 @@
 //!
 //! Lines, in order: one `export` header; `event` lines (their `events` rows under the id or
 //! a pseudonym, oldest first); `campaign_unique` lines (the campaigns and kinds they are
-//! counted as a unique in); `consent` lines (their consent history, oldest first); one `end`
-//! trailer with the counts, so a reader can tell a complete export from a cut one.
+//! counted as a unique in); `consent` lines (their consent history, oldest first);
+//! `table_row` lines (rows of any other table keyed by subscriber, e.g. `deliveries`, with
+//! that table's columns); one `end` trailer with the counts, so a reader can tell a complete
+//! export from a cut one.
 
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::ids::{check_subscriber, check_tenant};
-use crate::mutations::Condition;
+use crate::mutations::{quoted, tables_with_columns, Condition};
 use crate::{now_ms, Privacy, PrivacyError};
 
 /// The `schema` of the header line.
@@ -22,6 +24,7 @@ pub struct ExportSummary {
     pub events: u64,
     pub campaign_uniques: u64,
     pub consent_changes: u64,
+    pub table_rows: u64,
 }
 
 #[derive(Serialize)]
@@ -116,10 +119,30 @@ impl Privacy {
                 &by_id,
             )
             .await?;
+        let mut table_rows = 0;
+        for table in
+            tables_with_columns(&self.store, &self.database, &["tenant", "subscriber_key"]).await?
+        {
+            if table == "events" || table == "campaign_uniques" {
+                continue;
+            }
+            table_rows += self
+                .stream(
+                    out,
+                    &format!(
+                        "SELECT 'table_row' AS record, ? AS source_table, * FROM {} WHERE {}",
+                        quoted(&table),
+                        by_key.sql
+                    ),
+                    &Condition::new("", vec![table.clone()]).and_binds(&by_key),
+                )
+                .await?;
+        }
         let counts = ExportSummary {
             events,
             campaign_uniques,
             consent_changes,
+            table_rows,
         };
         write_json_line(
             out,

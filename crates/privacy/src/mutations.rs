@@ -44,6 +44,12 @@ impl Condition {
         Condition::new(format!("{column} IN ({marks})"), values.to_vec())
     }
 
+    /// Appends `other`'s binds only (its SQL is placed elsewhere in the statement).
+    pub fn and_binds(mut self, other: &Condition) -> Condition {
+        self.binds.extend(other.binds.iter().cloned());
+        self
+    }
+
     pub fn and(mut self, other: Condition) -> Condition {
         self.sql = format!("({}) AND ({})", self.sql, other.sql);
         self.binds.extend(other.binds);

@@ -5,7 +5,9 @@
 //! 1. drops every monthly partition of `events` that ended before the *longest* retention of
 //!    any tenant (cheap: whole files are removed);
 //! 2. deletes, with `ALTER TABLE … DELETE`, the rows of tenants whose retention is shorter
-//!    than that longest one;
+//!    than that longest one, in `events` and every other per-subscriber table with a `ts`
+//!    (e.g. `deliveries`), where rows past the longest retention go too (no monthly
+//!    partitions to drop there);
 //! 3. deletes `campaign_uniques` rows (subscriber keys) of campaigns that no longer have any
 //!    raw event, so subscriber keys do not outlive the events they came from;
 //! 4. prunes `consent_progress` heartbeats of aggregator processes gone for a day.
@@ -26,7 +28,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::ids::check_tenant;
-use crate::mutations::{count, start_delete, wait_done, Condition};
+use crate::mutations::{count, start_delete, tables_with_columns, wait_done, Condition};
 use crate::{now_ms, Privacy, PrivacyError};
 
 const SECS_PER_DAY: u64 = 86_400;
@@ -210,7 +212,9 @@ impl Privacy {
             }
         }
 
-        // 2. Tenants with a shorter retention than the longest.
+        // 2. Per-subscriber raw tables (`events`, and any other with tenant, subscriber_key
+        //    and ts): rows of tenants with a shorter retention than the longest; in tables
+        //    without monthly partitions, also rows past the longest.
         let mut deletes: Vec<(String, u64, Condition)> = Vec::new();
         for (tenant, days) in &overrides {
             if *days < longest {
@@ -238,22 +242,38 @@ impl Privacy {
             }
             deletes.push(("*".to_string(), cutoff, condition));
         }
+        let raw_tables = tables_with_columns(
+            &self.store,
+            &self.database,
+            &["tenant", "subscriber_key", "ts"],
+        )
+        .await?;
         let mut mutated = BTreeSet::new();
-        for (tenant, cutoff, condition) in &deletes {
-            let rows = count(&self.store, "events", condition).await?;
-            if rows == 0 {
-                continue;
+        for table in &raw_tables {
+            let mut conditions = deletes.clone();
+            if table != "events" {
+                conditions.push((
+                    String::new(),
+                    global_cutoff,
+                    Condition::new(format!("ts < toDateTime({global_cutoff})"), Vec::new()),
+                ));
             }
-            start_delete(&self.store, "events", condition).await?;
-            mutated.insert("events".to_string());
-            report.actions.push(RetentionAction {
-                action: "delete_rows".into(),
-                table: "events".into(),
-                partition: String::new(),
-                tenant: tenant.clone(),
-                cutoff: *cutoff,
-                rows,
-            });
+            for (tenant, cutoff, condition) in &conditions {
+                let rows = count(&self.store, table, condition).await?;
+                if rows == 0 {
+                    continue;
+                }
+                start_delete(&self.store, table, condition).await?;
+                mutated.insert(table.clone());
+                report.actions.push(RetentionAction {
+                    action: "delete_rows".into(),
+                    table: table.clone(),
+                    partition: String::new(),
+                    tenant: tenant.clone(),
+                    cutoff: *cutoff,
+                    rows,
+                });
+            }
         }
         wait_done(&self.store, &self.database, &mutated, self.mutation_timeout).await?;
 
