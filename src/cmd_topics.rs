@@ -7,7 +7,8 @@ use mailpulse_config::Config;
 
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
-    /// Create the events, consent (compacted), dead-letter and salt (compacted) topics.
+    /// Create the events, consent (compacted), dead-letter, salt (compacted) and deliveries
+    /// topics.
     Create {
         /// Partitions of the events topic: how many aggregators can share the work.
         #[arg(long, default_value_t = 6)]

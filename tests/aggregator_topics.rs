@@ -48,5 +48,9 @@ async fn topics_are_created_once_with_their_partitions() {
             .all(|(_, outcome)| *outcome == TopicOutcome::AlreadyExisted),
         "{second:?}"
     );
-    assert_eq!(partitions, vec![4, 3, 1, 1], "events, consent, dlq, salt");
+    assert_eq!(
+        partitions,
+        vec![4, 3, 1, 1, 3],
+        "events, consent, dlq, salt, deliveries"
+    );
 }

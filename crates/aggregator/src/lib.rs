@@ -10,6 +10,8 @@ mod consent;
 mod consent_policy;
 mod consent_progress;
 mod dedup;
+mod deliveries;
+pub mod delivery_ingest;
 mod dlq;
 mod enrichment;
 mod gate;
@@ -64,6 +66,10 @@ pub enum AggregatorError {
     /// A topic could not be created.
     #[error("cannot create topic {topic}: {reason}")]
     TopicCreation { topic: String, reason: String },
+    /// A delivery-status batch was refused (a line is not a valid `DeliveryEvent`, or the batch
+    /// is too large): fix it and send it again; nothing of it was published.
+    #[error("invalid delivery batch: {0}")]
+    InvalidDeliveries(String),
     /// The admin endpoint could not listen: pick a free `aggregator.admin_listen`.
     #[error("cannot listen on {address}: {source}")]
     Admin {
@@ -169,7 +175,10 @@ pub async fn run_with(
         unsettled_insert: None,
         withdrawals: unsubscribe::Withdrawals::new(&config.kafka)?,
     };
+    // Delivery statuses are consumed beside the events and stop with the pipeline.
+    let deliveries = deliveries::spawn(config)?;
     let result = pipeline.run(shutdown.clone()).await;
+    deliveries::stop(deliveries.0, deliveries.1).await;
     stop_reader(reader).await;
     // The pipeline is gone: the reporter writes its last word (stopped, if nothing was left
     // in flight) and ends.

@@ -28,7 +28,7 @@ pub enum TopicOutcome {
 
 /// The pipeline's topics: events (`events_partitions`, the aggregator's parallelism), consent
 /// (compacted; 3 partitions, read whole by every aggregator), dead letters (1) and the edge's
-/// salt ratchet (compacted, 1: one key).
+/// salt ratchet (compacted, 1: one key) and the senders' delivery statuses (3).
 pub fn pipeline_topics(kafka: &KafkaConfig, events_partitions: i32) -> Vec<TopicSpec> {
     vec![
         TopicSpec {
@@ -50,6 +50,11 @@ pub fn pipeline_topics(kafka: &KafkaConfig, events_partitions: i32) -> Vec<Topic
             name: kafka.salt_topic.clone(),
             partitions: 1,
             compacted: true,
+        },
+        TopicSpec {
+            name: kafka.deliveries_topic.clone(),
+            partitions: 3,
+            compacted: false,
         },
     ]
 }

@@ -34,6 +34,9 @@ pub struct KafkaConfig {
     pub dlq_topic: String,
     /// The visitor-hash salt ratchet shared by edge replicas. Default `mailpulse.salt`.
     pub salt_topic: String,
+    /// Senders' delivery statuses (sent, delivered, bounced, complained). Default
+    /// `mailpulse.deliveries`.
+    pub deliveries_topic: String,
     /// Extra librdkafka properties for every client (security, SASL, …). Default empty.
     pub properties: BTreeMap<String, String>,
 }
@@ -46,6 +49,7 @@ impl Default for KafkaConfig {
             consent_topic: "mailpulse.consent".into(),
             dlq_topic: "mailpulse.dlq".into(),
             salt_topic: "mailpulse.salt".into(),
+            deliveries_topic: "mailpulse.deliveries".into(),
             properties: BTreeMap::new(),
         }
     }
@@ -304,6 +308,7 @@ impl Config {
             ("kafka.consent_topic", &self.kafka.consent_topic),
             ("kafka.dlq_topic", &self.kafka.dlq_topic),
             ("kafka.salt_topic", &self.kafka.salt_topic),
+            ("kafka.deliveries_topic", &self.kafka.deliveries_topic),
         ] {
             if !valid_topic(topic) {
                 return invalid(format!(

@@ -8,6 +8,7 @@
 //! server's column types instead.
 
 mod client;
+pub mod deliveries;
 mod error;
 pub mod migrate;
 pub mod offsets;

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bi_views",
         sql: include_str!("../../../schemas/migrations/0007_bi_views.sql"),
     },
+    Migration {
+        version: 8,
+        name: "deliveries",
+        sql: include_str!("../../../schemas/migrations/0008_deliveries.sql"),
+    },
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

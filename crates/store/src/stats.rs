@@ -37,6 +37,12 @@ pub struct CampaignSummary {
     /// Distinct subscribers with at least one click not classified as a scanner (exact).
     pub clicks_unique_human: u64,
     pub unsubscribes: u64,
+    /// Distinct recipients the senders reported per delivery status (`deliveries`; zero when
+    /// none were reported). Open rate = `opens_unique_human / delivered`.
+    pub sent: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub complained: u64,
     /// Per link, most clicks first.
     pub links: Vec<LinkStats>,
     /// Per dimension (`country`, `email_client`, `device`, `os`, `browser`, `network`), the top
@@ -150,6 +156,7 @@ pub async fn campaign_summary(
         .bind(campaign)
         .fetch_one::<UniquesRow>()
         .await?;
+    let deliveries = crate::deliveries::delivery_counts(client, tenant, campaign).await?;
     let links = client
         .query(LINKS_SQL)
         .bind(tenant)
@@ -193,6 +200,10 @@ pub async fn campaign_summary(
         clicks_machine: totals.clicks_machine,
         clicks_unique_human: uniques.clicks_unique_human,
         unsubscribes: totals.unsubscribes,
+        sent: deliveries.sent,
+        delivered: deliveries.delivered,
+        bounced: deliveries.bounced,
+        complained: deliveries.complained,
         links,
         breakdown,
     })

@@ -21,6 +21,7 @@ pub fn test_config(prefix: &str) -> Result<Config, TestkitError> {
         ("KAFKA_CONSENT_TOPIC", format!("{base}_consent")),
         ("KAFKA_DLQ_TOPIC", format!("{base}_dlq")),
         ("KAFKA_SALT_TOPIC", format!("{base}_salt")),
+        ("KAFKA_DELIVERIES_TOPIC", format!("{base}_deliveries")),
         ("CLICKHOUSE_URL", stack.clickhouse_url.clone()),
         ("CLICKHOUSE_DATABASE", base.clone()),
         ("EDGE_GEO_DB", stack.geo_db.display().to_string()),
