@@ -417,6 +417,28 @@ impl Pipeline {
             }
             self.unsettled_insert = None;
         }
+        // Consent may have changed since these rows were accepted (an erasure waits for
+        // this): decide them again with the book as it is now, then report that book as safe,
+        // since no insert gated with an older one can still land. Done first, right after the
+        // previous insert is known to be over, so that a failing step below (a missing table)
+        // cannot keep an erasure waiting; the steps below only remove rows.
+        let applied = self.consent.applied().snapshot();
+        let regated = regate(
+            &mut self.batch,
+            &self.gate,
+            &self.consent,
+            &self.pseudonymizer,
+        );
+        for _ in 0..regated.dropped {
+            self.metrics.skip("consent");
+        }
+        if regated.lowered > 0 {
+            tracing::debug!(
+                rows = regated.lowered,
+                "pending rows lowered after a consent change"
+            );
+        }
+        self.progress.safe(applied);
         let unknown: Vec<i32> = self
             .batch
             .partitions()
@@ -438,26 +460,6 @@ impl Pipeline {
             self.metrics.skip("offset");
             self.recent.insert(id, now);
         }
-        // Consent may have changed since these rows were accepted (an erasure waits for
-        // this): decide them again with the book as it is now, then report that book as safe,
-        // since no insert gated with an older one can still land.
-        let applied = self.consent.applied().snapshot();
-        let regated = regate(
-            &mut self.batch,
-            &self.gate,
-            &self.consent,
-            &self.pseudonymizer,
-        );
-        for _ in 0..regated.dropped {
-            self.metrics.skip("consent");
-        }
-        if regated.lowered > 0 {
-            tracing::debug!(
-                rows = regated.lowered,
-                "pending rows lowered after a consent change"
-            );
-        }
-        self.progress.safe(applied);
         if self.batch.rows().is_empty() {
             return Ok(());
         }
