@@ -69,7 +69,6 @@ impl<'a> HistoryInsert<'a> {
     }
 
     /// A tenant (`campaign` `None`) or campaign policy change, delivered at `at`.
-    #[allow(clippy::too_many_arguments)]
     pub fn policy(
         tenant: &'a str,
         campaign: Option<&'a str>,
