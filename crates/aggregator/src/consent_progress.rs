@@ -101,7 +101,7 @@ impl Reporter {
                     return true;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, ?delay, "cannot register in consent_progress; retrying")
+                    tracing::warn!(%error, ?delay, "cannot register in consent_progress (has `mailpulse migrate` run?); retrying")
                 }
             }
             tokio::select! {
