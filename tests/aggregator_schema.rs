@@ -173,6 +173,7 @@ async fn row_types_match_the_schema_and_the_queries() {
             client
                 .query(mailpulse_store::offsets::RECENT_IDS_SQL)
                 .bind("events")
+                .bind(vec![0i32, 1])
                 .bind(0u32)
                 .bind(10u64),
         )

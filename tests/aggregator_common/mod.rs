@@ -318,7 +318,7 @@ fn is_designed_machine(event: &Event) -> bool {
 }
 
 /// A stream for one campaign: every subscriber opens (some through Gmail's proxy), most click
-/// one to three links (some as HEAD scanners), a few unsubscribe. Subscribers interleave; one
+/// one to three links (some as HEAD scanners); a few other subscribers only unsubscribe. Subscribers interleave; one
 /// subscriber's events stay in order. `duplicate_percent` of events are produced a second time
 /// with the same id, half right after, half at the end of the stream.
 pub fn generate(
@@ -357,11 +357,14 @@ pub fn generate(
             click.geo.country = country.clone();
             events.push(click);
         }
-        if rng.chance(5) {
-            ts += 60_000;
-            events.push(event(EventKind::Unsubscribe, &subscriber, ts));
-        }
         per_subscriber.push(events);
+        // One-click unsubscribes (List-Unsubscribe) from subscribers with no other event: an
+        // unsubscribe also withdraws tracking consent, so a redelivered earlier event of the
+        // same subscriber could be stored anonymously — which this truth does not model.
+        if rng.chance(5) {
+            let quiet = format!("sub-{seed}-{s}-unsubscribed");
+            per_subscriber.push(vec![event(EventKind::Unsubscribe, &quiet, ts)]);
+        }
     }
     // Interleave subscribers round-robin, keeping each one's order.
     let mut stream = Vec::new();

@@ -1,8 +1,9 @@
 //! The bounded set of recently stored event ids that catches duplicates produced upstream
 //! (an edge retrying a send, a spool replayed twice): same id, different Kafka offset.
 //!
-//! Bounded in count and in age; the oldest ids leave first. A restart seeds it from ClickHouse
-//! so a duplicate arriving just after a restart is still caught.
+//! Bounded in count and in age; the oldest ids leave first. The pipeline loads the ids stored
+//! from each partition it is assigned, so a duplicate is caught after a restart or when the
+//! partition moved from another replica.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -15,6 +16,8 @@ pub struct RecentIds {
     order: VecDeque<(Uuid, u64)>,
     capacity: usize,
     window_secs: u64,
+    /// Partitions whose stored ids were loaded from ClickHouse since they were last assigned.
+    seeded: HashSet<i32>,
 }
 
 impl RecentIds {
@@ -24,10 +27,32 @@ impl RecentIds {
             order: VecDeque::with_capacity(capacity.min(1 << 20)),
             capacity: capacity.max(1),
             window_secs,
+            seeded: HashSet::new(),
         }
     }
 
-    pub fn contains(&self, id: &Uuid) -> bool {
+    /// Whether the stored ids of `partition` are loaded (see [`RecentIds::mark_seeded`]).
+    pub fn is_seeded(&self, partition: i32) -> bool {
+        self.seeded.contains(&partition)
+    }
+
+    /// Notes that the stored ids of `partition` have been loaded.
+    pub fn mark_seeded(&mut self, partition: i32) {
+        self.seeded.insert(partition);
+    }
+
+    /// A (re)assigned partition: another consumer may have stored more of it meanwhile.
+    pub fn forget_seeding(&mut self, partition: i32) {
+        self.seeded.remove(&partition);
+    }
+
+    /// Whether the event `id` was stored, in either of its stored forms.
+    pub fn contains_event(&self, id: &Uuid, anonymous: &Uuid) -> bool {
+        self.ids.contains(id) || self.ids.contains(anonymous)
+    }
+
+    #[cfg(test)]
+    fn contains(&self, id: &Uuid) -> bool {
         self.ids.contains(id)
     }
 

@@ -12,7 +12,9 @@
 //!   server completed). It is read when a partition is assigned and again after any failed
 //!   insert — once that insert is known to be no longer running on the server.
 //! - **Recent event ids.** A bounded set of stored ids catches duplicates produced upstream
-//!   (same event id, another offset). It is seeded from ClickHouse at start.
+//!   (same event id, another offset). The ids stored from a partition are loaded from
+//!   ClickHouse whenever the partition is (re)assigned, since a duplicate always lands in its
+//!   original's partition, and checked again just before each insert.
 //!
 //! One batch is one INSERT into `events`; every statistic is a materialized view of it, so a
 //! batch is counted once, as a block. What remains: a server killed *between* writing `events`
@@ -181,9 +183,6 @@ impl Pipeline {
         mut self,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), crate::AggregatorError> {
-        if !self.seed_recent_ids(&mut shutdown).await {
-            return Ok(());
-        }
         self.consumer
             .subscribe(&[self.settings.topic.as_str()])
             .map_err(crate::AggregatorError::Kafka)?;
@@ -244,41 +243,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Loads recently stored ids, retrying until ClickHouse answers. False if shut down first.
-    async fn seed_recent_ids(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
-        let since = unix_now().saturating_sub(self.settings.dedup_window_secs + 3600);
-        let since = u32::try_from(since).unwrap_or(0);
-        let mut delay = self.settings.retry_initial;
-        loop {
-            match offsets::recent_event_ids(
-                &self.store,
-                &self.settings.topic,
-                since,
-                self.settings.dedup_capacity as u64,
-            )
-            .await
-            {
-                Ok(ids) => {
-                    let now = unix_now();
-                    // Newest first from the query; insert oldest first so eviction order holds.
-                    for id in ids.iter().rev() {
-                        self.recent.insert(*id, now);
-                    }
-                    tracing::info!(ids = ids.len(), "duplicate filter seeded");
-                    return true;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, ?delay, "cannot read recent event ids; retrying");
-                }
-            }
-            tokio::select! {
-                _ = shutdown.changed() => return false,
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(MAX_RETRY_DELAY);
-        }
-    }
-
     fn apply_rebalances(&mut self) {
         for event in self.consumer.context().take_events() {
             match event {
@@ -293,6 +257,7 @@ impl Pipeline {
                     for partition in &partitions {
                         // Another consumer may have stored more since we last looked.
                         self.watermarks.remove(partition);
+                        self.recent.forget_seeding(*partition);
                         self.assigned.insert(*partition);
                     }
                     if self.paused {
@@ -331,8 +296,10 @@ impl Pipeline {
             return;
         }
         let anonymous = anonymous_id(&event.id);
-        let seen = |id: &Uuid| self.recent.contains(id) || self.batch.contains_id(id);
-        if seen(&event.id) || seen(&anonymous) {
+        if self.recent.contains_event(&event.id, &anonymous)
+            || self.batch.contains_id(&event.id)
+            || self.batch.contains_id(&anonymous)
+        {
             self.metrics.skip("event_id");
             return;
         }
@@ -397,6 +364,39 @@ impl Pipeline {
         Flushed::Committed
     }
 
+    /// Loads the ids stored from the batch's partitions that were (re)assigned since their ids
+    /// were last loaded. An upstream duplicate lands in its original's partition (same key), so
+    /// this catches one whichever replica stored the original, before or after a restart.
+    async fn seed_partitions(&mut self) -> Result<(), StoreError> {
+        let unseeded: Vec<i32> = self
+            .batch
+            .partitions()
+            .filter(|partition| !self.recent.is_seeded(*partition))
+            .collect();
+        if unseeded.is_empty() {
+            return Ok(());
+        }
+        let since = unix_now().saturating_sub(self.settings.dedup_window_secs + 3600);
+        let ids = offsets::recent_event_ids(
+            &self.store,
+            &self.settings.topic,
+            &unseeded,
+            u32::try_from(since).unwrap_or(0),
+            self.settings.dedup_capacity as u64,
+        )
+        .await?;
+        let now = unix_now();
+        // Newest first from the query; insert oldest first so eviction order holds.
+        for id in ids.iter().rev() {
+            self.recent.insert(*id, now);
+        }
+        for partition in &unseeded {
+            self.recent.mark_seeded(*partition);
+        }
+        tracing::info!(partitions = ?unseeded, ids = ids.len(), "stored ids loaded for the duplicate filter");
+        Ok(())
+    }
+
     /// Delivers dead letters, drops rows already stored, and inserts the rest as one INSERT.
     async fn try_store(&mut self) -> Result<(), StoreAttemptError> {
         self.apply_rebalances();
@@ -459,6 +459,15 @@ impl Pipeline {
         for id in already {
             self.metrics.skip("offset");
             self.recent.insert(id, now);
+        }
+        self.seed_partitions().await?;
+        // Duplicates of events stored by whoever owned a partition before us.
+        let recent = &self.recent;
+        let before = self.batch.rows().len();
+        self.batch
+            .revise_rows(|row| !recent.contains_event(&row.event.id, &anonymous_id(&row.event.id)));
+        for _ in self.batch.rows().len()..before {
+            self.metrics.skip("event_id");
         }
         if self.batch.rows().is_empty() {
             return Ok(());

@@ -43,21 +43,26 @@ struct StoredId {
 
 /// Result columns: event_id UUID.
 pub const RECENT_IDS_SQL: &str = "SELECT event_id FROM events \
-     WHERE kafka_topic = ? AND ts >= toDateTime(?) \
+     WHERE kafka_topic = ? AND has(?, kafka_partition) AND ts >= toDateTime(?) \
      ORDER BY ingested_at DESC LIMIT ?";
 
-/// Ids of events from `topic` stored with a time after `since_unix` (seconds), newest
-/// ingested first, at most `limit`. Seeds the duplicate filter after a restart. This scans
-/// `events`, bounded by the partitions the time condition keeps; it runs once at start.
+/// Ids of events from `partitions` of `topic` stored with a time after `since_unix`
+/// (seconds), newest ingested first, at most `limit`. Loaded when the aggregator is assigned a
+/// partition: a duplicate always lands in its original's partition (same key), so the ids of
+/// that partition are all it needs to recognise one, whoever stored the original. This scans
+/// `events` within the time window (the partitions the time condition keeps); it runs once per
+/// assignment, not per batch.
 pub async fn recent_event_ids(
     client: &Client,
     topic: &str,
+    partitions: &[i32],
     since_unix: u32,
     limit: u64,
 ) -> Result<Vec<Uuid>, StoreError> {
     let rows = client
         .query(RECENT_IDS_SQL)
         .bind(topic)
+        .bind(partitions)
         .bind(since_unix)
         .bind(limit)
         .fetch_all::<StoredId>()
