@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 use aggregator_common::*;
 use mailpulse_store::Client;
 
+/// The consumer session timeout of the spawned aggregators.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// tansu 0.6 can keep a SIGKILLed member's partitions while a new member joins (the newcomer
+/// is assigned nothing for minutes). Kafka expels the dead member after its session timeout and
+/// rebalances; here the restart waits that long, so it joins a group with no member left.
+async fn wait_out_dead_member() {
+    tokio::time::sleep(SESSION_TIMEOUT + Duration::from_secs(2)).await;
+}
+
 struct Aggregator {
     child: Child,
     log: PathBuf,
@@ -25,6 +35,14 @@ impl Aggregator {
             .arg("aggregate")
             .env_clear()
             .envs(env.env_vars())
+            // A killed member is expelled after the session timeout; keep it short.
+            .env(
+                "MAILPULSE_KAFKA_PROPERTIES",
+                format!(
+                    "{{ \"session.timeout.ms\" = \"{}\", \"heartbeat.interval.ms\" = \"1000\" }}",
+                    SESSION_TIMEOUT.as_millis()
+                ),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -126,6 +144,7 @@ async fn sigkill_mid_stream_and_restart_still_counts_exactly_once() {
     let progress = wait_for_progress(&client, 0, &first).await;
     first.sigkill();
     producing.await.expect("producer task");
+    wait_out_dead_member().await;
 
     let second = Aggregator::spawn(&env, 2);
     let producing = tokio::spawn({
@@ -136,6 +155,7 @@ async fn sigkill_mid_stream_and_restart_still_counts_exactly_once() {
     wait_for_progress(&client, progress, &second).await;
     second.sigkill();
     producing.await.expect("producer task");
+    wait_out_dead_member().await;
 
     let third_run = Aggregator::spawn(&env, 3);
     let reached = wait_for_summary(&client, Duration::from_secs(120), |s| {
