@@ -16,9 +16,21 @@ pub fn run(config: &Config) -> Result<()> {
             tracing::info!("shutdown requested");
             stop.send_replace(true);
         });
-        mailpulse_aggregator::run(config, stopped)
+        // Raw-event retention (docs/privacy.md) runs beside the aggregator, every hour.
+        let retention = mailpulse_privacy::Privacy::new(config)
+            .context("setting up the retention job")
+            .map(|privacy| {
+                tokio::spawn(mailpulse_privacy::retention::run_periodically(
+                    std::sync::Arc::new(privacy),
+                    mailpulse_privacy::retention::RETENTION_INTERVAL,
+                    stopped.clone(),
+                ))
+            })?;
+        let result = mailpulse_aggregator::run(config, stopped)
             .await
-            .context("running the aggregator")
+            .context("running the aggregator");
+        retention.abort();
+        result
     })
 }
 

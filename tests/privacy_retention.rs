@@ -196,3 +196,73 @@ async fn retention_drops_old_months_deletes_shorter_tenants_rows_and_reports() {
         "nothing left to remove: {again:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_job_removes_expired_rows_until_stopped() {
+    let env = Env::new("priv_retention_job").await;
+    let client = env.client();
+    let privacy = std::sync::Arc::new(env.privacy());
+    privacy
+        .set_retention("short", Some(30))
+        .await
+        .expect("retention set");
+    let now = now_ms() / 1000;
+    let rows = vec![
+        row("short", "old", "sub-j", now - 40 * DAY),
+        row("short", "new", "sub-j", now - DAY),
+        row("plain", "old", "sub-j", now - 40 * DAY),
+    ];
+    mailpulse_store::offsets::insert_events(
+        &client,
+        rows,
+        "retention-job",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("rows inserted");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let job = tokio::spawn(mailpulse_privacy::retention::run_periodically(
+        privacy,
+        Duration::from_millis(200),
+        stopped,
+    ));
+    wait_until(
+        Duration::from_secs(30),
+        "the expired row is removed",
+        || async {
+            count(
+                &client,
+                "SELECT count() FROM events WHERE tenant = 'short'",
+                &[],
+            )
+            .await
+                == 1
+        },
+    )
+    .await;
+    wait_until(Duration::from_secs(10), "the run is logged", || async {
+        count(
+            &client,
+            "SELECT count() FROM retention_log WHERE tenant = 'short'",
+            &[],
+        )
+        .await
+            > 0
+    })
+    .await;
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(30), job)
+        .await
+        .expect("the job stops when told")
+        .expect("the job did not panic");
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count() FROM events WHERE tenant = 'plain'",
+            &[]
+        )
+        .await,
+        1,
+        "a tenant on the 396-day default keeps a 40-day-old row"
+    );
+}

@@ -15,8 +15,8 @@
 //! Every action is recorded in `retention_log` and logged. Aggregate tables (anonymous counts
 //! and sketches) are kept.
 //!
-//! `mailpulse retention run` runs it once; `mailpulse api` runs it every hour
-//! ([`run_periodically`]). Runs are idempotent: a second replica running at the same time
+//! `mailpulse retention run` runs it once; every `mailpulse aggregate` process runs it a minute
+//! after start and then every hour ([`run_periodically`]). Runs are idempotent: a second replica running at the same time
 //! finds little or nothing left to do.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -384,18 +384,21 @@ impl Privacy {
     }
 }
 
-/// Runs retention every `every` until `shutdown` turns true; failures are logged and the next
-/// run tries again.
+/// Runs retention a minute after start (or after `every`, if shorter), then every `every`,
+/// until `shutdown` turns true; failures are logged and the next run tries again. The first
+/// run comes early so that processes restarted more often than `every` still run it.
 pub async fn run_periodically(
     privacy: Arc<Privacy>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut wait = every.min(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
+        wait = every;
         if let Err(error) = privacy.run_retention().await {
             tracing::warn!(%error, "retention run failed; retrying at the next interval");
         }
