@@ -18,6 +18,7 @@ mod unsubscribe;
 
 pub use client_ip::TrustedProxies;
 pub use response::PIXEL_GIF;
+pub use routes::{parse_route, ParsedRoute};
 pub use server::{build_state, local_addr, run, serve};
 pub use state::EdgeState;
 

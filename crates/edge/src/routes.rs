@@ -35,40 +35,63 @@ pub async fn handle(
     Ok(response)
 }
 
+/// Where a request path leads, with the token (if any) borrowed from the path. Pure, so the
+/// route and token extraction can be fuzzed without a server (`fuzz/fuzz_targets/edge_route.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParsedRoute<'a> {
+    /// `/o/{token}` or `/o/{token}.gif`: the token without the suffix.
+    Pixel(&'a str),
+    /// `/c/{token}`.
+    Click(&'a str),
+    /// `/u/{token}`.
+    Unsubscribe(&'a str),
+    Health,
+    Ready,
+    Metrics,
+    Other,
+}
+
+/// Routes a request path (the query is not part of it: hyper's `Uri::path` drops it).
+pub fn parse_route(path: &str) -> ParsedRoute<'_> {
+    if let Some(token) = path.strip_prefix("/o/") {
+        return ParsedRoute::Pixel(token.strip_suffix(".gif").unwrap_or(token));
+    }
+    if let Some(token) = path.strip_prefix("/c/") {
+        return ParsedRoute::Click(token);
+    }
+    if let Some(token) = path.strip_prefix("/u/") {
+        return ParsedRoute::Unsubscribe(token);
+    }
+    match path {
+        "/healthz" => ParsedRoute::Health,
+        "/readyz" => ParsedRoute::Ready,
+        "/metrics" => ParsedRoute::Metrics,
+        _ => ParsedRoute::Other,
+    }
+}
+
 fn route(
     state: &EdgeState,
     peer: SocketAddr,
     request: &Request<Incoming>,
 ) -> (Route, Response<Body>) {
-    let path = request.uri().path();
     let method = request.method();
     let is_read = method == Method::GET || method == Method::HEAD;
-    if let Some(token) = path.strip_prefix("/o/") {
-        if !is_read {
-            return (Route::Pixel, response::method_not_allowed());
-        }
-        let token = token.strip_suffix(".gif").unwrap_or(token);
-        return (Route::Pixel, pixel(state, peer, request, token));
-    }
-    if let Some(token) = path.strip_prefix("/c/") {
-        if !is_read {
-            return (Route::Click, response::method_not_allowed());
-        }
-        return (Route::Click, click(state, peer, request, token));
-    }
-    if let Some(token) = path.strip_prefix("/u/") {
-        return (
+    match parse_route(request.uri().path()) {
+        ParsedRoute::Pixel(_) if !is_read => (Route::Pixel, response::method_not_allowed()),
+        ParsedRoute::Click(_) if !is_read => (Route::Click, response::method_not_allowed()),
+        ParsedRoute::Pixel(token) => (Route::Pixel, pixel(state, peer, request, token)),
+        ParsedRoute::Click(token) => (Route::Click, click(state, peer, request, token)),
+        ParsedRoute::Unsubscribe(token) => (
             Route::Unsubscribe,
             crate::unsubscribe::handle(state, peer, request, token),
-        );
-    }
-    match path {
-        "/healthz" => (
+        ),
+        ParsedRoute::Health => (
             Route::Health,
             response::text(StatusCode::OK, "ok\n", "text/plain"),
         ),
-        "/readyz" => (Route::Ready, readiness(state)),
-        "/metrics" => (
+        ParsedRoute::Ready => (Route::Ready, readiness(state)),
+        ParsedRoute::Metrics => (
             Route::Metrics,
             response::text(
                 StatusCode::OK,
@@ -76,7 +99,7 @@ fn route(
                 mailpulse_telemetry::METRICS_CONTENT_TYPE,
             ),
         ),
-        _ => (Route::Other, response::not_found()),
+        ParsedRoute::Other => (Route::Other, response::not_found()),
     }
 }
 
@@ -227,4 +250,28 @@ fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_paths_yield_their_token() {
+        assert_eq!(parse_route("/o/abc"), ParsedRoute::Pixel("abc"));
+        assert_eq!(parse_route("/o/abc.gif"), ParsedRoute::Pixel("abc"));
+        assert_eq!(parse_route("/c/abc"), ParsedRoute::Click("abc"));
+        assert_eq!(parse_route("/u/abc"), ParsedRoute::Unsubscribe("abc"));
+        assert_eq!(parse_route("/o/"), ParsedRoute::Pixel(""));
+    }
+
+    #[test]
+    fn operational_and_unknown_paths() {
+        assert_eq!(parse_route("/healthz"), ParsedRoute::Health);
+        assert_eq!(parse_route("/readyz"), ParsedRoute::Ready);
+        assert_eq!(parse_route("/metrics"), ParsedRoute::Metrics);
+        assert_eq!(parse_route("/healthz/"), ParsedRoute::Other);
+        assert_eq!(parse_route("/o"), ParsedRoute::Other);
+        assert_eq!(parse_route(""), ParsedRoute::Other);
+    }
 }
