@@ -332,10 +332,22 @@ async fn a_key_reads_changes_and_erases_only_its_own_tenant() {
     assert_eq!(
         count(
             &client,
-            "SELECT count() FROM audit_log WHERE tenant = ? AND action = 'privacy.tenant_delete'",
+            "SELECT count() FROM audit_log WHERE tenant = ?",
             &[TENANT_A]
         )
         .await,
-        1
+        1,
+        "A's earlier entries went with A (even those still queued when it was removed)"
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count() FROM audit_log WHERE tenant = ? AND action = 'privacy.tenant_delete' \
+             AND outcome = 'ok'",
+            &[TENANT_A]
+        )
+        .await,
+        1,
+        "the removal itself is on record"
     );
 }

@@ -10,7 +10,7 @@
 //!    API's `tenants` (keys) and `audit_log` — and is awaited.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mailpulse_event::{ConsentRecord, PolicyRecord, TenantRemoval, POLICY_SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,10 @@ use crate::ids::check_tenant;
 use crate::mutations::{delete_everywhere, tables_with_columns, Condition, TableCount};
 use crate::progress::{wait_applied, wait_for_older_inserts};
 use crate::{now_ms, Privacy, PrivacyError};
+
+/// How long after the deletion a second sweep runs, for rows that batching writers (the API's
+/// audit queue, flushed every second) write late.
+const STRAGGLER_WINDOW: Duration = Duration::from_secs(3);
 
 /// What [`Privacy::delete_tenant`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,8 +107,16 @@ impl Privacy {
                     )
                 })
                 .collect();
-        let removed =
+        let mut removed =
             delete_everywhere(&self.store, &self.database, &plan, self.mutation_timeout).await?;
+        // Writers that batch (the API's audit queue flushes every second) may still land rows
+        // of calls made just before the removal: sweep once more after they have had time.
+        tokio::time::sleep(STRAGGLER_WINDOW).await;
+        let swept =
+            delete_everywhere(&self.store, &self.database, &plan, self.mutation_timeout).await?;
+        for (table, late) in removed.iter_mut().zip(swept) {
+            table.rows += late.rows;
+        }
         let rows_removed_total = removed.iter().map(|table| table.rows).sum();
         tracing::info!(tenant, rows_removed_total, "tenant removed");
         Ok(TenantDeletionReceipt {
