@@ -155,6 +155,8 @@ fn assert_exists(path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_outage_pauses_and_resumes_without_loss_or_double_count() {
+    // Warnings show the failed inserts and retries; RUST_LOG shows more.
+    mailpulse_telemetry::init_logging("warn", "text");
     let mut config = test_config("agg_outage").expect("the local stack is up");
     let mut clickhouse = PrivateClickHouse::new(&config.clickhouse.database);
     assert_exists(&clickhouse.dir.join("clickhouse/etc/users.xml"));

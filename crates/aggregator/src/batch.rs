@@ -134,6 +134,36 @@ impl Batch {
         already
     }
 
+    /// Stored ids of the rows.
+    pub fn row_ids(&self) -> HashSet<Uuid> {
+        self.ids.clone()
+    }
+
+    /// Appends `later`, read after this batch: its rows follow these, its progress extends
+    /// this one's. Used to retry a failed insert together with what was read meanwhile.
+    pub fn absorb(&mut self, later: Batch) {
+        let Batch {
+            rows,
+            ids,
+            progress,
+            dead_letters,
+            messages,
+            started,
+        } = later;
+        self.rows.extend(rows);
+        self.ids.extend(ids);
+        for (partition, offset) in progress {
+            let last = self.progress.entry(partition).or_insert(offset);
+            *last = (*last).max(offset);
+        }
+        self.dead_letters.extend(dead_letters);
+        self.messages += messages;
+        self.started = match (self.started, started) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// Empties the batch, returning the stored ids of its rows.
     pub fn finish(&mut self) -> HashSet<Uuid> {
         let ids = std::mem::take(&mut self.ids);
@@ -211,6 +241,26 @@ mod tests {
             batch.commit_positions().collect::<Vec<_>>(),
             vec![(0, 8), (1, 4)]
         );
+    }
+
+    #[test]
+    fn absorbing_a_later_batch_keeps_order_and_extends_progress() {
+        let mut earlier = batch_of(&[(0, 5), (1, 10)]);
+        let later = batch_of(&[(0, 6), (2, 1)]);
+        let later_id = later.rows()[0].stored_id;
+        earlier.absorb(later);
+        let order: Vec<_> = earlier
+            .rows()
+            .iter()
+            .map(|r| (r.partition, r.offset))
+            .collect();
+        assert_eq!(order, vec![(0, 5), (1, 10), (0, 6), (2, 1)]);
+        assert!(earlier.contains_id(&later_id));
+        assert_eq!(
+            earlier.commit_positions().collect::<Vec<_>>(),
+            vec![(0, 7), (1, 11), (2, 2)]
+        );
+        assert_eq!(earlier.messages(), 4);
     }
 
     #[test]

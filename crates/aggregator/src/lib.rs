@@ -15,6 +15,7 @@ pub mod delivery_ingest;
 mod dlq;
 mod enrichment;
 mod gate;
+mod inflight;
 mod kafka;
 mod metrics;
 pub mod pipeline;
@@ -174,6 +175,8 @@ pub async fn run_with(
         paused: false,
         unsettled_insert: None,
         withdrawals: unsubscribe::Withdrawals::new(&config.kafka)?,
+        in_flight: None,
+        retry_pending: false,
     };
     // Delivery statuses are consumed beside the events and stop with the pipeline.
     let deliveries = deliveries::spawn(config)?;

@@ -34,6 +34,7 @@
 //! from the last commit.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mailpulse_event::{Event, TrackingLevel};
@@ -53,6 +54,7 @@ use crate::dedup::RecentIds;
 use crate::dlq::DeadLetters;
 use crate::enrichment::Enrichments;
 use crate::gate::{Decision, Gate};
+use crate::inflight::{self, InFlight, InsertJob, InsertOutcome, InsertSignal};
 use crate::kafka::{PipelineContext, RebalanceEvent};
 use crate::metrics::Metrics;
 use crate::row::{anonymous_id, stored_id, PendingRow, Pseudonymizer, SubscriberKey};
@@ -150,11 +152,16 @@ pub struct Pipeline {
     pub(crate) unsettled_insert: Option<String>,
     /// Consent records of accepted unsubscribes, confirmed before the batch is committed.
     pub(crate) withdrawals: crate::unsubscribe::Withdrawals,
+    /// The insert running in the background while the next batch is read (see `inflight`).
+    pub(crate) in_flight: Option<InFlight>,
+    /// A background insert failed: its batch, merged with what was read since, must be stored
+    /// by the sequential (pausing, retrying) path next.
+    pub(crate) retry_pending: bool,
 }
 
 /// The rows of `pending` (a named function: an inline closure here trips the compiler's
 /// `Send` inference for the async caller).
-fn event_rows<'a>(
+pub(crate) fn event_rows<'a>(
     pending: &'a [PendingRow],
     topic: &'a str,
     ingested_at: u32,
@@ -189,8 +196,11 @@ impl Pipeline {
         self.health.set_consuming(true);
         tracing::info!(topic = %self.settings.topic, "consuming");
 
+        // Overlapping inserts with reading needs a runtime on which a revocation may block.
+        let overlap = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
         while !stopping(&shutdown) {
-            if self.unsettled_insert.is_none() {
+            if self.unsettled_insert.is_none() && self.in_flight.is_none() {
                 // No insert in flight, and the next one re-checks consent first.
                 self.progress.safe(self.consent.applied().snapshot());
             }
@@ -211,21 +221,39 @@ impl Pipeline {
                     Err(_elapsed) => None,
                 },
             };
+            // An insert that ended is settled first; so is one a revocation just waited for, so
+            // that its batch (if it failed) is trimmed of the revoked partitions below.
+            let ended = self
+                .in_flight
+                .as_ref()
+                .is_some_and(|in_flight| in_flight.task.is_finished());
+            if ended || (self.in_flight.is_some() && self.consumer.context().has_events()) {
+                self.settle_in_flight().await;
+            }
             // Rebalances happened inside recv(), before the message it returned.
             self.apply_rebalances();
             if let Some(incoming) = received {
                 self.handle(incoming);
             }
-            if self
+            if self.retry_pending {
+                self.retry_pending = false;
+                self.flush(&mut shutdown, CommitMode::Async).await;
+            } else if self
                 .batch
                 .is_due(self.settings.batch_max_rows, self.settings.batch_max_wait)
             {
-                self.flush(&mut shutdown, CommitMode::Async).await;
+                if overlap {
+                    self.flush_in_background(&mut shutdown).await;
+                } else {
+                    self.flush(&mut shutdown, CommitMode::Async).await;
+                }
             }
         }
 
         tracing::info!("shutting down: storing the last batch");
         self.health.set_consuming(false);
+        self.settle_in_flight().await;
+        self.apply_rebalances();
         if !self.batch.is_empty() {
             // One attempt: shutdown is set, so a failure abandons instead of waiting.
             if self.flush(&mut shutdown, CommitMode::Sync).await == Flushed::Abandoned {
@@ -296,9 +324,16 @@ impl Pipeline {
             return;
         }
         let anonymous = anonymous_id(&event.id);
+        let in_flight = |id: &Uuid| {
+            self.in_flight
+                .as_ref()
+                .is_some_and(|in_flight| in_flight.contains_id(id))
+        };
         if self.recent.contains_event(&event.id, &anonymous)
             || self.batch.contains_id(&event.id)
             || self.batch.contains_id(&anonymous)
+            || in_flight(&event.id)
+            || in_flight(&anonymous)
         {
             self.metrics.skip("event_id");
             return;
@@ -399,6 +434,46 @@ impl Pipeline {
 
     /// Delivers dead letters, drops rows already stored, and inserts the rest as one INSERT.
     async fn try_store(&mut self) -> Result<(), StoreAttemptError> {
+        self.prepare_store().await?;
+        if self.batch.rows().is_empty() {
+            return Ok(());
+        }
+        let query_id = Uuid::now_v7().to_string();
+        let ingested_at = u32::try_from(unix_now()).unwrap_or(u32::MAX);
+        let topic = self.settings.topic.as_str();
+        let started = Instant::now();
+        let result = offsets::insert_events(
+            &self.store,
+            event_rows(self.batch.rows(), topic, ingested_at),
+            &query_id,
+            self.settings.insert_timeout,
+        )
+        .await;
+        match result {
+            Ok(written) => {
+                self.metrics
+                    .insert_duration
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.inserted.inc_by(written);
+                let batch = std::mem::take(&mut self.batch);
+                self.advance_watermarks(&batch);
+                self.batch = batch;
+                Ok(())
+            }
+            Err(error) => {
+                // The server may still complete it: settle that, then re-read the watermarks.
+                self.unsettled_insert = Some(query_id);
+                for partition in self.batch.partitions().collect::<Vec<_>>() {
+                    self.watermarks.remove(&partition);
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Everything before the INSERT: delivers dead letters and consent withdrawals, waits out
+    /// an unsettled insert, re-gates the rows, and drops those already stored.
+    async fn prepare_store(&mut self) -> Result<(), StoreAttemptError> {
         self.apply_rebalances();
         if !self.batch.dead_letters_mut().is_empty() {
             self.dead_letters
@@ -469,40 +544,87 @@ impl Pipeline {
         for _ in self.batch.rows().len()..before {
             self.metrics.skip("event_id");
         }
-        if self.batch.rows().is_empty() {
-            return Ok(());
-        }
+        Ok(())
+    }
 
-        let query_id = Uuid::now_v7().to_string();
-        let ingested_at = u32::try_from(now).unwrap_or(u32::MAX);
-        let topic = self.settings.topic.as_str();
-        let started = Instant::now();
-        let result = offsets::insert_events(
-            &self.store,
-            event_rows(self.batch.rows(), topic, ingested_at),
-            &query_id,
-            self.settings.insert_timeout,
-        )
-        .await;
+    /// Raises the known watermarks to the offsets of `batch`'s rows, now stored.
+    fn advance_watermarks(&mut self, batch: &Batch) {
+        for row in batch.rows() {
+            let known = self.watermarks.entry(row.partition).or_insert(None);
+            *known = Some(known.map_or(row.offset, |w| w.max(row.offset)));
+        }
+    }
+
+    /// Prepares the batch and starts its INSERT in the background (see `inflight`); the loop
+    /// goes on reading. The previous background insert is settled first, so one at most runs.
+    async fn flush_in_background(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        self.settle_in_flight().await;
+        if self.retry_pending {
+            self.retry_pending = false;
+            self.flush(shutdown, CommitMode::Async).await;
+            return;
+        }
+        if let Err(error) = self.prepare_store().await {
+            // ClickHouse or Kafka trouble: the sequential path pauses and retries.
+            tracing::debug!(%error, "preparing the batch failed; storing it in the foreground");
+            self.flush(shutdown, CommitMode::Async).await;
+            return;
+        }
+        if self.batch.rows().is_empty() {
+            self.commit(CommitMode::Async);
+            return;
+        }
+        let signal = Arc::new(InsertSignal::default());
+        self.consumer
+            .context()
+            .set_insert_in_flight(Some(signal.clone()));
+        let job = InsertJob {
+            store: self.store.clone(),
+            topic: self.settings.topic.clone(),
+            ingested_at: u32::try_from(unix_now()).unwrap_or(u32::MAX),
+            query_id: Uuid::now_v7().to_string(),
+            timeout: self.settings.insert_timeout,
+            signal,
+        };
+        self.in_flight = Some(inflight::spawn(std::mem::take(&mut self.batch), job));
+    }
+
+    /// Waits for the background insert, if any. Stored: its offsets are committed. Failed: its
+    /// batch goes back in front of the current one, for the sequential path to retry.
+    async fn settle_in_flight(&mut self) {
+        let Some(in_flight) = self.in_flight.take() else {
+            return;
+        };
+        let outcome = in_flight.task.await;
+        self.consumer.context().set_insert_in_flight(None);
+        let InsertOutcome {
+            mut batch,
+            result,
+            elapsed,
+        } = match outcome {
+            Ok(outcome) => outcome,
+            // A panic in the insert task is a bug; carry it on rather than commit past a batch
+            // that is lost (nothing of it was committed, so it is read again after a restart).
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        };
         match result {
             Ok(written) => {
-                self.metrics
-                    .insert_duration
-                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.insert_duration.observe(elapsed.as_secs_f64());
                 self.metrics.inserted.inc_by(written);
-                for row in self.batch.rows() {
-                    let known = self.watermarks.entry(row.partition).or_insert(None);
-                    *known = Some(known.map_or(row.offset, |w| w.max(row.offset)));
-                }
-                Ok(())
+                self.advance_watermarks(&batch);
+                self.commit_batch(&mut batch, CommitMode::Async);
             }
             Err(error) => {
+                self.metrics.insert_retries.inc();
+                tracing::warn!(%error, rows = batch.rows().len(), "background insert failed; retrying it in the foreground");
                 // The server may still complete it: settle that, then re-read the watermarks.
-                self.unsettled_insert = Some(query_id);
-                for partition in self.batch.partitions().collect::<Vec<_>>() {
+                self.unsettled_insert = Some(in_flight.query_id);
+                for partition in batch.partitions().collect::<Vec<_>>() {
                     self.watermarks.remove(&partition);
                 }
-                Err(error.into())
+                batch.absorb(std::mem::take(&mut self.batch));
+                self.batch = batch;
+                self.retry_pending = true;
             }
         }
     }
@@ -562,8 +684,15 @@ impl Pipeline {
     }
 
     fn commit(&mut self, mode: CommitMode) {
+        let mut batch = std::mem::take(&mut self.batch);
+        self.commit_batch(&mut batch, mode);
+        self.batch = batch;
+    }
+
+    /// Commits the offsets after `batch` (stored) and empties it into the recent ids.
+    fn commit_batch(&mut self, batch: &mut Batch, mode: CommitMode) {
         let mut positions = TopicPartitionList::new();
-        for (partition, next) in self.batch.commit_positions() {
+        for (partition, next) in batch.commit_positions() {
             if !self.assigned.contains(&partition) {
                 continue;
             }
@@ -581,14 +710,14 @@ impl Pipeline {
                 tracing::warn!(%error, "offset commit failed");
             }
         }
-        if let Some(started) = self.batch.started() {
+        if let Some(started) = batch.started() {
             self.metrics
                 .batch_latency
                 .observe(started.elapsed().as_secs_f64());
         }
         self.metrics.batches.inc();
         let now = unix_now();
-        for id in self.batch.finish() {
+        for id in batch.finish() {
             self.recent.insert(id, now);
         }
     }
