@@ -193,8 +193,17 @@ async fn raw_insert(config: &Config, events: &[Event], batch: usize) -> Duration
     started.elapsed()
 }
 
-async fn aggregate(config: &Config, expected: usize) -> (Duration, Duration) {
-    let metrics = Metrics::detached();
+/// A sum from the registry's text exposition, e.g. `…_insert_duration_seconds_sum`.
+fn metric_value(registry: &mailpulse_telemetry::Registry, name: &str) -> f64 {
+    mailpulse_telemetry::render(registry)
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+async fn aggregate(config: &Config, expected: usize) -> (Duration, Duration, f64) {
+    let mut registry = mailpulse_telemetry::Registry::default();
+    let metrics = Metrics::register(&mut registry);
     let (stop, stopped) = watch::channel(false);
     let started = Instant::now();
     let task = tokio::spawn({
@@ -217,7 +226,11 @@ async fn aggregate(config: &Config, expected: usize) -> (Duration, Duration) {
     let steady = first_message.map(|t| t.elapsed()).unwrap_or(total);
     stop.send_replace(true);
     task.await.expect("task").expect("aggregator ran");
-    (total, steady)
+    let inserting = metric_value(
+        &registry,
+        "mailpulse_aggregator_insert_duration_seconds_sum ",
+    );
+    (total, steady, inserting)
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -278,7 +291,7 @@ async fn main() {
         rate(count, raw),
         raw.as_secs_f64()
     );
-    let (total, steady) = aggregate(&config, count).await;
+    let (total, steady, inserting) = aggregate(&config, count).await;
     let e2e = rate(count, steady);
     println!(
         "  aggregator end to end   {:>9.0} ev/s  ({:.2} s from first message; {:.2} s with start-up)",
@@ -286,6 +299,7 @@ async fn main() {
         steady.as_secs_f64(),
         total.as_secs_f64()
     );
+    println!("  of which inside INSERT  {inserting:>9.2} s");
     println!(
         "  aggregator / raw insert {:>8.0} %    aggregator / bare consumer {:.0} %",
         100.0 * e2e / rate(count, raw),
