@@ -19,7 +19,11 @@ pub fn run(mut config: Config, args: ApiArgs) -> Result<()> {
     }
     // Statistics queries wait on ClickHouse, not on the CPU: two workers are plenty.
     let runtime = runtime(2)?;
+    // Other modules register their routes here, before the server starts, and the same in
+    // `served_router()` of tests/api_common (tests/api_openapi.rs checks the routes against
+    // schemas/openapi.yaml both ways).
+    let router = mailpulse_api::default_router();
     runtime
-        .block_on(mailpulse_api::run(&config, shutdown_signal()))
+        .block_on(mailpulse_api::run(&config, router, shutdown_signal()))
         .context("API failed")
 }

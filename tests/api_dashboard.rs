@@ -133,6 +133,11 @@ fn grouped(value: u64) -> String {
     out
 }
 
+/// A rate as the page prints it: one decimal, halves up.
+fn percent(rate: f64) -> String {
+    format!("{:.1}%", (rate * 1000.0).round() / 10.0)
+}
+
 fn assert_count(
     shown: &BTreeMap<(String, String), Shown>,
     key: &str,
@@ -202,11 +207,7 @@ async fn the_campaign_page_shows_the_apis_numbers_in_chromium() {
         let human: f64 = entry.human.parse().expect("human rate");
         let api_human = rate(&summary, &format!("{metric}_human")).expect("human rate in the API");
         assert!((human - api_human).abs() < 1e-12, "{metric} human");
-        assert_eq!(
-            entry.text,
-            format!("{:.1}%", api * 100.0),
-            "{metric} as displayed"
-        );
+        assert_eq!(entry.text, percent(api), "{metric} as displayed");
     }
 
     let links = env
@@ -278,6 +279,27 @@ async fn the_campaign_page_shows_the_apis_numbers_in_chromium() {
         2 * hours,
         "all + human charts"
     );
+
+    // The script's human-only mode: every number shows its human count, the body says so.
+    let human_login =
+        format!("{base}/login?key={key}&next=%2Fcampaigns%2F{CAMPAIGN}%3Fmode%3Dhuman");
+    let human_dom = chromium(&browser, &human_login, &["--dump-dom"]).await;
+    assert!(
+        human_dom.contains("class=\"mode-human\""),
+        "the toggle applied"
+    );
+    let human_shown = shown_numbers(&human_dom);
+    let opens = &human_shown[&("summary".to_string(), "opens_total".to_string())];
+    assert_eq!(opens.text, grouped(n(&summary, "opens_human")));
+    let ctor = &human_shown[&("summary".to_string(), "click_to_open_rate".to_string())];
+    let api_ctor = rate(&summary, "click_to_open_rate_human").expect("human CTOR");
+    assert_eq!(ctor.text, percent(api_ctor));
+    for ((key, metric), entry) in &human_shown {
+        if !metric.ends_with("rate") {
+            let human: u64 = entry.human.parse().expect("a count");
+            assert_eq!(entry.text, grouped(human), "{key}/{metric} in human mode");
+        }
+    }
 
     let campaign_png = artifacts().join("dashboard_campaign.png");
     let _ = std::fs::remove_file(&campaign_png);

@@ -51,7 +51,7 @@ fn every_served_route_is_documented_and_every_documented_one_is_served() {
     assert!(spec["openapi"]
         .as_str()
         .is_some_and(|v| v.starts_with("3.")));
-    let served: BTreeSet<(String, String)> = mailpulse_api::default_router()
+    let served: BTreeSet<(String, String)> = served_router()
         .routes()
         .map(|route| (route.method().to_string(), route.pattern().to_string()))
         .collect();

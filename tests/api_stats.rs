@@ -623,6 +623,10 @@ async fn row_types_match_their_queries_and_tables() {
             buckets(),
         ),
         (
+            bind(queries::UNIQUES_SQL, &["'t'", "'c'"]),
+            Box::new(|c| compare(&queries::UniquesRow::default(), c)),
+        ),
+        (
             mailpulse_api::tenant::LATEST_KEYS_SQL.to_string(),
             Box::new(|c| compare(&mailpulse_api::tenant::LatestKeyRow::default(), c)),
         ),

@@ -95,6 +95,12 @@ pub async fn request(
     }
 }
 
+/// The routes `mailpulse api` serves. Keep in step with `src/cmd_api.rs`: a module that adds
+/// routes there adds its registration here too, so the OpenAPI test sees what the binary serves.
+pub fn served_router() -> mailpulse_api::Router {
+    mailpulse_api::default_router()
+}
+
 /// A migrated database and an API server on it.
 pub struct ApiEnv {
     pub config: Config,
@@ -115,7 +121,7 @@ impl ApiEnv {
             .expect("migrations apply");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
-        let server = ApiServer::build(&config, mailpulse_api::default_router(), TEST_KEY_TTL);
+        let server = ApiServer::build(&config, served_router(), TEST_KEY_TTL);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             server

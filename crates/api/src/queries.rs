@@ -88,18 +88,16 @@ pub struct LinkRow {
     pub url: String,
     pub clicks_total: u64,
     pub clicks_machine: u64,
-    pub clickers_approx: u64,
-    pub clickers_human_approx: u64,
 }
 
-/// Clicks per link, most first. Binds: tenant, campaign, limit.
+/// Clicks per link, most first. Binds: tenant, campaign, limit. The per-link `uniq` states
+/// are left alone: merging them costs time in proportion to the clicks stored (about 0.3 s at
+/// 10M events), everything else here stays in milliseconds; `v_link_clicks` has them for BI.
 pub const LINKS_SQL: &str = "SELECT \
        link, \
        anyLastMerge(url) AS url, \
        sumMerge(clicks) AS clicks_total, \
-       sumMerge(clicks_machine) AS clicks_machine, \
-       uniqMerge(clickers) AS clickers_approx, \
-       uniqMerge(clickers_human) AS clickers_human_approx \
+       sumMerge(clicks_machine) AS clicks_machine \
      FROM link_daily WHERE tenant = ? AND campaign = ? \
      GROUP BY link ORDER BY clicks_total DESC, link LIMIT ?";
 
@@ -134,17 +132,15 @@ pub struct BucketRow {
     pub clicks_total: u64,
     pub clicks_machine: u64,
     pub unsubscribes: u64,
-    pub openers_approx: u64,
-    pub clickers_approx: u64,
 }
 
+/// Counters only: the buckets' `uniq` states would make the cost grow with the events per
+/// bucket (see [`LINKS_SQL`]); `v_campaign_hourly`/`v_campaign_daily` have them for BI.
 const BUCKET_COLUMNS: &str = "sumMerge(opens) AS opens_total, \
        sumMerge(opens_machine) AS opens_machine, \
        sumMerge(clicks) AS clicks_total, \
        sumMerge(clicks_machine) AS clicks_machine, \
-       sumMerge(unsubscribes) AS unsubscribes, \
-       uniqMerge(openers) AS openers_approx, \
-       uniqMerge(clickers) AS clickers_approx";
+       sumMerge(unsubscribes) AS unsubscribes";
 
 /// Hourly buckets in `[from, to]`. Binds: tenant, campaign, from and to (Unix seconds).
 pub fn hourly_sql() -> String {
@@ -164,5 +160,30 @@ pub fn daily_sql() -> String {
     )
 }
 
-/// Exact uniques, shared with `mailpulse stats`.
-pub use mailpulse_store::stats::{UniquesRow, UNIQUES_SQL};
+/// Result row of [`UNIQUES_SQL`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct UniquesRow {
+    pub opens_unique: u64,
+    pub opens_unique_human: u64,
+    pub clicks_unique: u64,
+    pub clicks_unique_human: u64,
+}
+
+/// Exact uniques from `campaign_uniques` (the numbers of `mailpulse stats`), computed with one
+/// hash table keyed by subscriber instead of four `uniqExact` sets — about twice as fast — and
+/// skipping the unsubscribe rows through the primary key. Unmerged duplicate rows collapse in
+/// the GROUP BY. Binds: tenant, campaign.
+pub const UNIQUES_SQL: &str = "SELECT \
+       countIf(opened) AS opens_unique, \
+       countIf(opened_human) AS opens_unique_human, \
+       countIf(clicked) AS clicks_unique, \
+       countIf(clicked_human) AS clicks_unique_human \
+     FROM ( \
+       SELECT \
+         max(kind = 'open') AS opened, \
+         max(kind = 'open' AND machine = 0) AS opened_human, \
+         max(kind = 'click') AS clicked, \
+         max(kind = 'click' AND machine = 0) AS clicked_human \
+       FROM campaign_uniques \
+       WHERE tenant = ? AND campaign = ? AND kind IN ('open', 'click') \
+       GROUP BY subscriber_key)";

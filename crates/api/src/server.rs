@@ -137,8 +137,13 @@ impl ApiServer {
     }
 }
 
-/// Binds `api.listen` and serves the standard routes until `shutdown`.
-pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
+/// Binds `api.listen` and serves `router` (start from [`crate::default_router`] and add the
+/// routes of other modules) until `shutdown`.
+pub async fn run(
+    config: &Config,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ApiError> {
     let address: SocketAddr = config.api.listen.parse().map_err(|_| {
         ApiError::Startup(format!(
             "api.listen `{}` is not an address:port",
@@ -148,5 +153,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let listener = TcpListener::bind(address)
         .await
         .map_err(|e| ApiError::Startup(format!("cannot listen on {address}: {e}")))?;
-    ApiServer::new(config).serve(listener, shutdown).await
+    ApiServer::with_router(config, router)
+        .serve(listener, shutdown)
+        .await
 }

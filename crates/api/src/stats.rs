@@ -1,7 +1,6 @@
 //! The statistics views, scoped to one tenant: campaign list, campaign summary, links,
 //! breakdowns and time series. Each is a flat, serialisable shape so the same value answers
-//! as JSON and as CSV. Uniques named `_approx` are `uniq` estimates (exact for small counts,
-//! about 1 % off for large ones); the summary's uniques are exact.
+//! as JSON and as CSV. Uniques are in the summary only, and exact.
 
 use std::collections::BTreeMap;
 
@@ -82,8 +81,6 @@ pub struct LinkEntry {
     pub clicks_total: u64,
     pub clicks_human: u64,
     pub clicks_machine: u64,
-    pub clickers_approx: u64,
-    pub clickers_human_approx: u64,
 }
 
 /// Opens and clicks of one value of a dimension (`""` is "unknown").
@@ -110,8 +107,6 @@ pub struct SeriesPoint {
     pub clicks_human: u64,
     pub clicks_machine: u64,
     pub unsubscribes: u64,
-    pub openers_approx: u64,
-    pub clickers_approx: u64,
 }
 
 /// The breakdown dimensions `campaign_breakdown` holds.
@@ -352,8 +347,6 @@ pub async fn links(
             url: row.url,
             clicks_total: row.clicks_total,
             clicks_machine: row.clicks_machine,
-            clickers_approx: row.clickers_approx,
-            clickers_human_approx: row.clickers_human_approx,
         })
         .collect())
 }
@@ -504,8 +497,6 @@ fn fill(rows: Vec<BucketRow>, first: u32, last: u32, interval: Interval) -> Vec<
             clicks_human: row.clicks_total.saturating_sub(row.clicks_machine),
             clicks_machine: row.clicks_machine,
             unsubscribes: row.unsubscribes,
-            openers_approx: row.openers_approx,
-            clickers_approx: row.clickers_approx,
         });
         match bucket.checked_add(step) {
             Some(next) if next <= last => bucket = next,

@@ -40,12 +40,13 @@ pub fn count(value: u64) -> String {
     out
 }
 
-/// `0.3512` → `35.1%`; `None` → `—`.
+/// `0.3512` → `35.1%`; `None` → `—`. Halves round up, as the page script's
+/// `Math.round(value * 1000) / 10` does, so server and script print the same text.
 pub fn rate(value: Option<f64>) -> String {
     match value {
         Some(value) => {
             let mut out = String::new();
-            let _ = write!(out, "{:.1}%", value * 100.0);
+            let _ = write!(out, "{:.1}%", (value * 1000.0).round() / 10.0);
             out
         }
         None => "—".to_string(),
@@ -99,6 +100,11 @@ mod tests {
     #[test]
     fn rates_are_percentages_or_a_dash() {
         assert_eq!(rate(Some(0.3512)), "35.1%");
+        assert_eq!(
+            rate(Some(0.3625)),
+            "36.3%",
+            "a half rounds up, as in the script"
+        );
         assert_eq!(rate(None), "—");
         assert_eq!(rate_attr(None), "");
     }

@@ -7,14 +7,18 @@
   var REFRESH_KEY = "mailpulse.autorefresh";
   var grouping = new Intl.NumberFormat("en-US");
 
+  // `?mode=human` (a shared link) wins over the mode remembered in this browser.
   function storedMode() {
+    var asked = new URLSearchParams(window.location.search).get("mode");
+    if (asked === "human" || asked === "all") { return asked; }
     try { return localStorage.getItem(MODE_KEY) === "human" ? "human" : "all"; } catch (e) { return "all"; }
   }
 
   function formatValue(el, raw) {
     if (raw === "" || raw === null) { return "\u2014"; }
     var value = Number(raw);
-    if (el.classList.contains("rate")) { return (value * 100).toFixed(1) + "%"; }
+    // The same rounding as the server (format.rs `rate`).
+    if (el.classList.contains("rate")) { return (Math.round(value * 1000) / 10).toFixed(1) + "%"; }
     return grouping.format(value);
   }
 
@@ -63,6 +67,11 @@
       if (!button) { return; }
       var mode = button.getAttribute("data-mode");
       try { localStorage.setItem(MODE_KEY, mode); } catch (e) { /* private mode */ }
+      var url = new URL(window.location.href);
+      if (url.searchParams.has("mode")) {
+        url.searchParams.set("mode", mode);
+        window.history.replaceState(null, "", url.toString());
+      }
       applyMode(mode);
     });
 
