@@ -62,7 +62,8 @@ async fn erasure_with_events_in_flight_leaves_only_the_erasure_record() {
     wait_until(
         Duration::from_secs(30),
         "identified rows stored",
-        || async { rows_with_key(&client, FORGOTTEN).await == 20 },
+        // `inserted` counts after each INSERT returned, views included.
+        || async { aggregator.metrics.inserted.get() == 60 },
     )
     .await;
     // Any table keyed by subscriber is covered, not just the ones known today.
