@@ -22,7 +22,10 @@ pub fn run(mut config: Config, args: ApiArgs) -> Result<()> {
     // Other modules register their routes here, before the server starts, and the same in
     // `served_router()` of tests/api_common (tests/api_openapi.rs checks the routes against
     // schemas/openapi.yaml both ways).
-    let router = mailpulse_api::default_router();
+    let mut router = mailpulse_api::default_router();
+    // Data-subject rights (docs/privacy.md); not yet in served_router()/openapi.yaml.
+    let privacy = mailpulse_privacy::Privacy::new(&config).context("setting up privacy routes")?;
+    mailpulse_api::privacy_routes::register(&mut router, std::sync::Arc::new(privacy));
     runtime
         .block_on(mailpulse_api::run(&config, router, shutdown_signal()))
         .context("API failed")
