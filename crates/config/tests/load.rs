@@ -69,3 +69,10 @@ fn production_mode_refuses_development_keys() {
         .expect_err("dev keys refused");
     assert!(err.to_string().contains("development keys"), "{err}");
 }
+
+#[test]
+fn a_short_subscriber_hash_key_is_refused() {
+    let err = Config::load_with_env(None, &env(&[("MAILPULSE_KEYS_SUBSCRIBER_HASH", "abcd")]))
+        .expect_err("short key refused");
+    assert!(err.to_string().contains("keys.subscriber_hash"), "{err}");
+}
