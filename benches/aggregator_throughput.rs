@@ -251,6 +251,9 @@ async fn main() {
     let _dlq = TestTopic::with_name(&config.kafka.dlq_topic, 1)
         .await
         .expect("dlq topic");
+    let _deliveries = TestTopic::with_name(&config.kafka.deliveries_topic, 1)
+        .await
+        .expect("deliveries topic");
     let _db = TestDatabase::with_name(&config.clickhouse.database)
         .await
         .expect("database");

@@ -174,6 +174,9 @@ async fn clickhouse_outage_pauses_and_resumes_without_loss_or_double_count() {
     let _dlq = TestTopic::with_name(&config.kafka.dlq_topic, 1)
         .await
         .expect("dlq topic");
+    let _deliveries = TestTopic::with_name(&config.kafka.deliveries_topic, 1)
+        .await
+        .expect("deliveries topic");
     mailpulse_store::migrate::migrate(&config.clickhouse)
         .await
         .expect("migrations apply on the private server");

@@ -34,6 +34,9 @@ pub struct TestEnv {
     pub events: TestTopic,
     pub consent: TestTopic,
     pub dlq: TestTopic,
+    /// Created although these tests send no delivery status: the aggregator's delivery
+    /// consumer then subscribes to a topic that exists.
+    pub deliveries: TestTopic,
     pub db: TestDatabase,
 }
 
@@ -54,6 +57,9 @@ impl TestEnv {
         let dlq = TestTopic::with_name(&config.kafka.dlq_topic, 1)
             .await
             .expect("dlq topic created");
+        let deliveries = TestTopic::with_name(&config.kafka.deliveries_topic, 1)
+            .await
+            .expect("deliveries topic created");
         let db = TestDatabase::with_name(&config.clickhouse.database)
             .await
             .expect("database created");
@@ -65,6 +71,7 @@ impl TestEnv {
             events,
             consent,
             dlq,
+            deliveries,
             db,
         }
     }
@@ -82,6 +89,7 @@ impl TestEnv {
             ("KAFKA_CONSENT_TOPIC", c.kafka.consent_topic.clone()),
             ("KAFKA_DLQ_TOPIC", c.kafka.dlq_topic.clone()),
             ("KAFKA_SALT_TOPIC", c.kafka.salt_topic.clone()),
+            ("KAFKA_DELIVERIES_TOPIC", c.kafka.deliveries_topic.clone()),
             ("CLICKHOUSE_URL", c.clickhouse.url.clone()),
             ("CLICKHOUSE_DATABASE", c.clickhouse.database.clone()),
             ("AGGREGATOR_GROUP_ID", c.aggregator.group_id.clone()),
