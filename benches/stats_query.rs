@@ -215,7 +215,7 @@ fn main() {
 }
 
 async fn run(bench: bool) {
-    let iterations = if bench { 300 } else { 20 };
+    let iterations = if bench { 200 } else { 20 };
     let mut env = ApiEnv::start("bench_stats").await;
     let key = env.key(TENANT).await;
     let client = env.client().clone();
