@@ -20,6 +20,7 @@ mod kafka;
 mod metrics;
 pub mod pipeline;
 mod row;
+mod storing;
 #[cfg(test)]
 mod test_support;
 pub mod topics;
