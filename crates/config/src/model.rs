@@ -335,7 +335,9 @@ impl Config {
         }
         let hash_key = self.keys.subscriber_hash.trim();
         if hash_key.len() != 64 || !hash_key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return invalid("keys.subscriber_hash must be 64 hex characters (a 32-byte key)".into());
+            return invalid(
+                "keys.subscriber_hash must be 64 hex characters (a 32-byte key)".into(),
+            );
         }
         if self.aggregator.batch_max_rows == 0 {
             return invalid("aggregator.batch_max_rows must be at least 1".into());
