@@ -1,5 +1,6 @@
 //! `mailpulse aggregate` serves `/healthz`, `/readyz` and `/metrics` on
-//! `aggregator.admin_listen`, counts what it consumed, and exits cleanly on SIGTERM.
+//! `aggregator.admin_listen`, counts what it consumed, and exits cleanly on SIGTERM;
+//! `mailpulse stats` prints what it stored.
 
 mod aggregator_common;
 
@@ -82,6 +83,25 @@ async fn admin_endpoint_reports_health_readiness_and_metrics() {
         metrics.contains("mailpulse_aggregator_batch_latency_seconds_count"),
         "{metrics}"
     );
+
+    // `mailpulse stats` reads the same numbers from the aggregate tables.
+    let output = Command::new(env!("CARGO_BIN_EXE_mailpulse"))
+        .args(["stats", "--tenant", TENANT, "--campaign", CAMPAIGN])
+        .env_clear()
+        .envs(env.env_vars())
+        .output()
+        .expect("mailpulse stats runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stats prints JSON");
+    assert_eq!(summary["opens_total"], 25);
+    assert_eq!(summary["opens_unique"], 25);
+    assert_eq!(summary["clicks_total"], 0);
+    assert_eq!(summary["breakdown"]["country"][0]["opens"], 25);
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
