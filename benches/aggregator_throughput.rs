@@ -9,6 +9,8 @@
 //!
 //! `cargo bench --bench aggregator_throughput` (needs `scripts/stack up`). Size with
 //! `AGG_BENCH_EVENTS` (default 100000). Prints figures; asserts nothing but completeness.
+//! Under `cargo test` (no `--bench` argument) it runs the same steps on 2000 events, as a smoke
+//! test of the bench itself.
 
 use std::time::{Duration, Instant};
 
@@ -235,10 +237,12 @@ async fn aggregate(config: &Config, expected: usize) -> (Duration, Duration, f64
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let count: usize = std::env::var("AGG_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let bench = std::env::args().any(|arg| arg == "--bench");
+    let count: usize = match std::env::var("AGG_BENCH_EVENTS") {
+        Ok(value) if bench => value.parse().expect("AGG_BENCH_EVENTS is a number"),
+        _ if bench => 100_000,
+        _ => 2_000,
+    };
     let mut config = test_config("agg_bench").expect("the local stack is up");
     config.privacy.default_basis = ConsentBasis::LegitimateInterest;
     config.aggregator.admin_listen = "127.0.0.1:0".into();
