@@ -249,7 +249,7 @@ mod tests {
     use mailpulse_config::{ConsentBasis, PrivacyConfig, UnconsentedPolicy};
     use mailpulse_event::{ConsentState, POLICY_SCHEMA_VERSION};
 
-    const KEY: &str = "6d61696c70756c73652d7375627363726962657220686173682064657620303031";
+    const KEY: &str = "6d61696c70756c73652d73756273637269626572206861736820646576203031";
 
     fn policy_json(tenant: &str, campaign: Option<&str>, level: Option<TrackingLevel>) -> Vec<u8> {
         PolicyRecord {

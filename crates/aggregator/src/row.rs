@@ -121,30 +121,19 @@ impl std::fmt::Debug for Pseudonymizer {
 }
 
 impl Pseudonymizer {
-    /// From `keys.subscriber_hash`: hex, at least 16 bytes of key material (the hashing key is
-    /// derived from it, so any length from 16 bytes up works).
+    /// From `keys.subscriber_hash`: 64 hex characters (a 32-byte key).
     pub fn from_hex(hex_key: &str) -> Option<Pseudonymizer> {
-        let material = hex::decode(hex_key.trim()).ok()?;
-        if material.len() < 16 {
-            return None;
-        }
-        Some(Pseudonymizer {
-            key: blake3::derive_key("mailpulse 2025 subscriber pseudonym key", &material),
-        })
+        mailpulse_pseudonym::parse_key_hex(hex_key)
+            .ok()
+            .map(|key| Pseudonymizer { key })
     }
 
-    /// The keyed hash of (tenant, subscriber): stable per tenant, unlinkable across tenants and
-    /// irreversible without the key.
+    /// The keyed hash of (tenant, subscriber) as 32 hex bytes: stable per tenant, unlinkable
+    /// across tenants and irreversible without the key (`mailpulse_pseudonym::subscriber_pseudonym`).
     pub fn pseudonym(&self, tenant: &str, subscriber: &str) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new_keyed(&self.key);
-        // Length-prefixed so ("a/b", "c") and ("a", "b/c") differ.
-        hasher.update(&(tenant.len() as u64).to_le_bytes());
-        hasher.update(tenant.as_bytes());
-        hasher.update(subscriber.as_bytes());
-        let digest = hasher.finalize();
+        let digest = mailpulse_pseudonym::subscriber_pseudonym_hex(&self.key, tenant, subscriber);
         let mut out = [0u8; 32];
-        // 16 bytes → 32 hex characters; the buffer has exactly that room.
-        let _ = hex::encode_to_slice(&digest.as_bytes()[..16], &mut out);
+        out.copy_from_slice(digest.as_str().as_bytes());
         out
     }
 }
@@ -172,7 +161,7 @@ mod tests {
     use super::*;
     use crate::test_support::sample_event;
 
-    const KEY: &str = "6d61696c70756c73652d7375627363726962657220686173682064657620303031";
+    const KEY: &str = "6d61696c70756c73652d73756273637269626572206861736820646576203031";
 
     fn enriched() -> Enriched {
         Enriched {

@@ -61,10 +61,6 @@ pub fn check_campaign(campaign: &str) -> Result<(), PrivacyError> {
 pub struct SubscriberKeys {
     /// The aggregator's pseudonym: what `events.subscriber_key` holds at `pseudonymous`.
     aggregator: Pseudonymizer,
-    /// `mailpulse_pseudonym::subscriber_pseudonym` under the same key, when the key parses as
-    /// 32 bytes: the documented pseudonym function, covered so that rows written by either
-    /// are found.
-    documented: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SubscriberKeys {
@@ -76,16 +72,9 @@ impl std::fmt::Debug for SubscriberKeys {
 impl SubscriberKeys {
     pub fn new(keys: &KeysConfig) -> Result<SubscriberKeys, PrivacyError> {
         let aggregator = Pseudonymizer::from_hex(&keys.subscriber_hash).ok_or_else(|| {
-            PrivacyError::invalid(
-                "keys.subscriber_hash",
-                "must be hex, at least 32 characters",
-            )
+            PrivacyError::invalid("keys.subscriber_hash", "must be 64 hex characters")
         })?;
-        let documented = mailpulse_pseudonym::parse_key_hex(&keys.subscriber_hash).ok();
-        Ok(SubscriberKeys {
-            aggregator,
-            documented,
-        })
+        Ok(SubscriberKeys { aggregator })
     }
 
     /// The pseudonym the aggregator stores for this subscriber.
@@ -94,16 +83,9 @@ impl SubscriberKeys {
         String::from_utf8_lossy(&hex).into_owned()
     }
 
-    /// Every key the subscriber's rows can carry: the id first, then the pseudonyms.
+    /// Every key the subscriber's rows can carry: the id first, then the pseudonym.
     pub fn all(&self, tenant: &str, subscriber: &str) -> Vec<String> {
-        let mut keys = vec![subscriber.to_string(), self.pseudonym(tenant, subscriber)];
-        if let Some(key) = &self.documented {
-            let other = mailpulse_pseudonym::subscriber_pseudonym(key, tenant, subscriber);
-            if !keys.contains(&other) {
-                keys.push(other);
-            }
-        }
-        keys
+        vec![subscriber.to_string(), self.pseudonym(tenant, subscriber)]
     }
 }
 
@@ -138,7 +120,12 @@ mod tests {
         let all = keys.all("acme", "s1");
         assert_eq!(all[0], "s1");
         assert_eq!(all[1], keys.pseudonym("acme", "s1"));
-        assert_eq!(all.len(), 3, "both pseudonym functions are covered");
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            all[1],
+            mailpulse_pseudonym::subscriber_pseudonym(&[0xab; 32], "acme", "s1"),
+            "the one documented pseudonym function"
+        );
         assert!(all[1..].iter().all(|k| k.len() == 32));
         assert_ne!(
             keys.all("other", "s1")[1],

@@ -84,10 +84,17 @@ pub fn visitor_hash(salt: &DaySalt, tenant: &str, ip: IpAddr, user_agent: &str) 
 /// `BLAKE3-keyed(key, frame(tenant) ‖ frame(subscriber))`. Including the tenant means the same
 /// id at two tenants gives unrelated pseudonyms.
 pub fn subscriber_pseudonym(key: &[u8; 32], tenant: &str, subscriber: &str) -> String {
+    subscriber_pseudonym_hex(key, tenant, subscriber)
+        .as_str()
+        .to_owned()
+}
+
+/// [`subscriber_pseudonym`] into a stack buffer, for the aggregator's per-row path.
+pub fn subscriber_pseudonym_hex(key: &[u8; 32], tenant: &str, subscriber: &str) -> HexDigest {
     let mut hasher = blake3::Hasher::new_keyed(key);
     put_framed(&mut hasher, tenant.as_bytes());
     put_framed(&mut hasher, subscriber.as_bytes());
-    HexDigest::of(&truncate(&hasher)).as_str().to_owned()
+    HexDigest::of(&truncate(&hasher))
 }
 
 /// Parses a 32-byte key written as 64 hex characters (`keys.subscriber_hash`).

@@ -13,7 +13,10 @@ mod wipe;
 
 use std::path::PathBuf;
 
-pub use hash::{parse_key_hex, subscriber_pseudonym, visitor_hash, HexDigest, VisitorHash};
+pub use hash::{
+    parse_key_hex, subscriber_pseudonym, subscriber_pseudonym_hex, visitor_hash, HexDigest,
+    VisitorHash,
+};
 pub use ratchet::{day_of, today, DaySalt, RatchetState, MAX_ADVANCE_DAYS};
 pub use state_file::StateFile;
 
