@@ -6,14 +6,17 @@
 //!   `audit_log` ([`audit`]).
 //! - Routes: one [`Router`] that feature modules register on — [`ops`] (probes, metrics,
 //!   OpenAPI), [`stats_routes`] (JSON/CSV views of the aggregate tables, never `events`),
-//!   [`dashboard`] (server-rendered HTML with SVG charts). Other modules (privacy, admin) add
-//!   theirs the same way before the server starts; `schemas/openapi.yaml` documents them all,
-//!   and `tests/api_openapi.rs` holds the two to each other.
+//!   [`dashboard`] (server-rendered HTML with SVG charts), [`privacy_routes`] (data-subject
+//!   rights) and [`delivery_routes`] (senders' delivery statuses). [`served_router`] is what
+//!   `mailpulse api` serves; `schemas/openapi.yaml` documents it, and `tests/api_openapi.rs`
+//!   holds the two to each other.
 //! - [`server`]: hyper HTTP/1 with a connection cap and graceful shutdown.
 
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod delivery_batch;
+pub mod delivery_routes;
 mod dispatch;
 mod error;
 pub mod metrics;
@@ -28,6 +31,10 @@ pub mod stats;
 pub mod stats_routes;
 pub mod tenant;
 pub mod time;
+
+use std::sync::Arc;
+
+use mailpulse_config::Config;
 
 pub use auth::{Authenticator, Caller};
 pub use dispatch::{with_audit_subject, AuditSubject};
@@ -44,4 +51,18 @@ pub fn default_router() -> Router {
     stats_routes::register(&mut router);
     dashboard::register(&mut router);
     router
+}
+
+/// Every route `mailpulse api` serves: the standard ones plus the privacy and delivery routes,
+/// with their Kafka producers and ClickHouse client built from `config` (nothing connects
+/// before the first call).
+pub fn served_router(config: &Config) -> Result<Router, ApiError> {
+    let mut router = default_router();
+    let privacy = mailpulse_privacy::Privacy::new(config)
+        .map_err(|error| ApiError::Startup(format!("privacy routes: {error}")))?;
+    privacy_routes::register(&mut router, Arc::new(privacy));
+    let ingest = mailpulse_aggregator::delivery_ingest::DeliveryIngest::new(&config.kafka)
+        .map_err(|error| ApiError::Startup(format!("delivery route: {error}")))?;
+    delivery_routes::register(&mut router, Arc::new(ingest));
+    Ok(router)
 }

@@ -1,6 +1,7 @@
 //! The SQL behind every view and its result rows. Everything reads the aggregate tables
 //! (`campaign_daily`, `campaign_hourly`, `link_daily`, `campaign_breakdown`,
-//! `campaign_uniques`, `campaign_deliveries`), never `events`, and every statement filters on
+//! `campaign_uniques`, `campaign_deliveries`, `delivery_daily`; the summary's delivered count
+//! also reads `deliveries`), never `events`, and every statement filters on
 //! the caller's tenant first: the tables are ordered by `(tenant, campaign, …)`, so a query
 //! touches one campaign's rows, however many raw events exist.
 //!
@@ -9,10 +10,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Whether the campaign has statistics or a delivery report (one round trip).
+/// Whether the campaign has statistics, a delivery report or delivery statuses (one round
+/// trip). Binds: tenant, campaign, three times.
 pub const EXISTS_SQL: &str = "SELECT \
        (SELECT count() FROM campaign_daily WHERE tenant = ? AND campaign = ?) \
-     + (SELECT count() FROM campaign_deliveries WHERE tenant = ? AND campaign = ?) AS rows";
+     + (SELECT count() FROM campaign_deliveries WHERE tenant = ? AND campaign = ?) \
+     + (SELECT count() FROM delivery_daily WHERE tenant = ? AND campaign = ?) AS rows";
 
 /// Result row of [`TOTALS_SQL`] and, grouped by campaign, of [`CAMPAIGNS_SQL`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
@@ -70,6 +73,31 @@ pub const DELIVERIES_SQL: &str = "SELECT campaign, argMax(delivered, version) AS
 /// The latest delivery report of every campaign. Binds: tenant.
 pub const ALL_DELIVERIES_SQL: &str = "SELECT campaign, argMax(delivered, version) AS delivered \
      FROM campaign_deliveries WHERE tenant = ? GROUP BY campaign";
+
+/// Result row of [`RECIPIENTS_SQL`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clickhouse::Row)]
+pub struct RecipientsRow {
+    /// Distinct recipients with a `delivered` status (exact).
+    pub delivered: u64,
+    /// Rows of the campaign in `delivery_daily`, any status: 0 means no statuses at all.
+    pub status_rows: u64,
+}
+
+/// One campaign's delivered recipients from the per-recipient statuses, exact (the number
+/// `mailpulse stats` prints). `deliveries` is ordered by `(tenant, campaign, status, …)`, so
+/// this reads the campaign's `delivered` rows only. Binds: tenant, campaign, tenant, campaign.
+pub const RECIPIENTS_SQL: &str = "SELECT \
+       (SELECT uniqExact(subscriber_key) FROM deliveries \
+        WHERE tenant = ? AND campaign = ? AND status = 'delivered') AS delivered, \
+       (SELECT count() FROM delivery_daily WHERE tenant = ? AND campaign = ?) AS status_rows";
+
+/// Every campaign's delivered recipients from `delivery_daily` (campaigns with any status;
+/// 0 when none is `delivered`). `uniq` states: exact for small campaigns, within about 1 % for
+/// large ones — reading `deliveries` for every campaign of a tenant would grow with all its
+/// recipients. Binds: tenant.
+pub const ALL_RECIPIENTS_SQL: &str = "SELECT campaign, \
+       uniqMergeIf(recipients, status = 'delivered') AS delivered \
+     FROM delivery_daily WHERE tenant = ? GROUP BY campaign";
 
 /// A delivery report as written.
 #[derive(Debug, Default, Serialize, clickhouse::Row)]
