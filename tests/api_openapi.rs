@@ -1,7 +1,8 @@
 //! `schemas/openapi.yaml` and the server describe the same API: every route the server has is
 //! documented and every documented operation is served; each answers, with a valid key and a
-//! seeded campaign, one of its documented statuses and content types; and JSON answers have
-//! exactly the documented fields (top level and array items).
+//! seeded campaign and subscriber, one of its documented statuses and content types; and JSON
+//! answers have exactly the documented fields (top level and array items). The one destructive
+//! call, `DELETE /v1/tenants/{tenant}`, runs with a throwaway tenant's key.
 
 mod api_common;
 
@@ -51,7 +52,8 @@ fn every_served_route_is_documented_and_every_documented_one_is_served() {
     assert!(spec["openapi"]
         .as_str()
         .is_some_and(|v| v.starts_with("3.")));
-    let served: BTreeSet<(String, String)> = served_router()
+    let config = mailpulse_config::Config::load_with_env(None, &[]).expect("default config");
+    let served: BTreeSet<(String, String)> = served_router(&config)
         .routes()
         .map(|route| (route.method().to_string(), route.pattern().to_string()))
         .collect();
@@ -126,17 +128,66 @@ fn check_fields(spec: &Value, schema: &Value, value: &Value, at: &str) {
     }
 }
 
+/// The campaign, subscriber and throwaway tenant the sweep uses.
+const CAMPAIGN: &str = "docs-camp";
+const SUBSCRIBER: &str = "docs-sub";
+const THROWAWAY: &str = "docs-throwaway";
+
+/// A request body and its content type for an operation that takes one.
+fn body_for(method: &str, path: &str, key: &str) -> (String, &'static str) {
+    let json = "application/json";
+    match (method, path) {
+        ("PUT", "/v1/campaigns/{campaign}/deliveries") => (r#"{"delivered": 10}"#.into(), json),
+        ("PUT", "/v1/subscribers/{subscriber}/consent") => (r#"{"tracking": "granted"}"#.into(), json),
+        ("PUT", "/v1/tracking-policy") => (
+            r#"{"basis": "legitimate_interest", "level": null}"#.into(),
+            json,
+        ),
+        ("PUT", "/v1/campaigns/{campaign}/tracking-policy") => {
+            (r#"{"level": "pseudonymous"}"#.into(), json)
+        }
+        ("PUT", "/v1/retention") => (r#"{"days": 400}"#.into(), json),
+        ("POST", "/v1/consent/import") => (format!("{SUBSCRIBER},granted\n"), "text/csv"),
+        ("POST", "/v1/deliveries") => (
+            format!(
+                "{{\"v\":1,\"campaign\":\"{CAMPAIGN}\",\"subscriber\":\"{SUBSCRIBER}\",\
+                 \"status\":\"delivered\",\"ts_ms\":1772409600000}}\n"
+            ),
+            "application/x-ndjson",
+        ),
+        ("POST", "/login") => (
+            format!("key={key}&next=/"),
+            "application/x-www-form-urlencoded",
+        ),
+        _ => (String::new(), json),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_answers_as_documented() {
-    let mut env = ApiEnv::start("api_openapi").await;
-    insert(env.client(), &generate(9, "acme", "docs-camp", 400, 30)).await;
+    let mut env = ApiEnv::start_with_kafka("api_openapi").await;
+    insert(env.client(), &generate(9, "acme", CAMPAIGN, 400, 30)).await;
     let key = env.key("acme").await;
-    let auth = format!("Bearer {key}");
+    let throwaway_key = env.key(THROWAWAY).await;
+    // A consent change first, so the consent view, its history items and the export have rows.
+    mailpulse_privacy::Privacy::new(&env.config)
+        .expect("privacy service")
+        .set_consent(
+            "acme",
+            SUBSCRIBER,
+            mailpulse_privacy::Tracking::Granted,
+            "test",
+        )
+        .await
+        .expect("consent set");
     let spec = spec();
     let mut checked = 0;
     for (method, path) in documented(&spec) {
         let operation = &spec["paths"][&path][method.to_lowercase()];
-        let mut url = path.replace("{campaign}", "docs-camp");
+        let mut url = path
+            .replace("{campaign}", CAMPAIGN)
+            .replace("{subscriber}", SUBSCRIBER)
+            .replace("{tenant}", THROWAWAY);
         if let Some(dimension) = operation["parameters"]
             .as_array()
             .into_iter()
@@ -147,14 +198,14 @@ async fn every_documented_operation_answers_as_documented() {
             let first = dimension["schema"]["enum"][0].as_str().expect("enum");
             url = url.replace("{dimension}", first);
         }
-        let (body, content_type) = match (method.as_str(), path.as_str()) {
-            ("PUT", _) => (r#"{"delivered": 10}"#.to_string(), "application/json"),
-            ("POST", "/login") => (
-                format!("key={key}&next=/"),
-                "application/x-www-form-urlencoded",
-            ),
-            _ => (String::new(), "application/json"),
+        // Only the throwaway tenant is ever removed.
+        let key = if path == "/v1/tenants/{tenant}" {
+            &throwaway_key
+        } else {
+            &key
         };
+        let auth = format!("Bearer {key}");
+        let (body, content_type) = body_for(&method, &path, key);
         let method_value = Method::from_bytes(method.as_bytes()).expect("method");
         let answer = request(
             env.addr,
@@ -193,7 +244,7 @@ async fn every_documented_operation_answers_as_documented() {
         }
         checked += 1;
     }
-    assert!(checked >= 16, "only {checked} operations checked");
+    assert!(checked >= 27, "only {checked} operations checked");
 
     // The served document is this file.
     let served = env.get("/openapi.yaml", &key).await;
@@ -209,5 +260,33 @@ async fn every_documented_operation_answers_as_documented() {
         &error.json()["error"],
         "404 error.error",
     );
+    // So do the refusals that carry a per-line report.
+    for (path, content_type, body, schema_name) in [
+        (
+            "/v1/deliveries",
+            "application/x-ndjson",
+            "{\"v\":1,\"tenant\":\"globex\"}\nnot json\n",
+            "DeliveriesRefused",
+        ),
+        (
+            "/v1/consent/import?format=csv",
+            "text/csv",
+            "x1,nope\n",
+            "ImportRefused",
+        ),
+    ] {
+        let refused = env
+            .send(Method::POST, path, &key, content_type, body)
+            .await;
+        assert_eq!(refused.status, 422, "{path}: {}", refused.text());
+        let schema = &spec["components"]["schemas"][schema_name];
+        check_fields(&spec, schema, &refused.json(), path);
+        check_fields(
+            &spec,
+            &schema["properties"]["report"],
+            &refused.json()["report"],
+            &format!("{path} report"),
+        );
+    }
     env.stop().await;
 }

@@ -16,7 +16,7 @@ use mailpulse_api::{tenant, ApiServer, TenantId};
 use mailpulse_config::Config;
 use mailpulse_event::{EventKind, TrackingLevel};
 use mailpulse_store::{EventKindCode, EventRow, TrackingLevelCode};
-use mailpulse_testkit::{test_config, TestDatabase};
+use mailpulse_testkit::{test_config, TestDatabase, TestTopic};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -95,10 +95,9 @@ pub async fn request(
     }
 }
 
-/// The routes `mailpulse api` serves. Keep in step with `src/cmd_api.rs`: a module that adds
-/// routes there adds its registration here too, so the OpenAPI test sees what the binary serves.
-pub fn served_router() -> mailpulse_api::Router {
-    mailpulse_api::default_router()
+/// The routes `mailpulse api` serves (`src/cmd_api.rs` calls the same function).
+pub fn served_router(config: &Config) -> mailpulse_api::Router {
+    mailpulse_api::served_router(config).expect("the served routes build from a test config")
 }
 
 /// A migrated database and an API server on it.
@@ -106,13 +105,43 @@ pub struct ApiEnv {
     pub config: Config,
     pub db: TestDatabase,
     pub addr: SocketAddr,
+    /// The test's Kafka topics, when it asked for them ([`ApiEnv::start_with_kafka`]).
+    pub topics: Vec<TestTopic>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ApiEnv {
+    /// A server whose statistics tests need ClickHouse only.
     pub async fn start(prefix: &str) -> ApiEnv {
-        let config = test_config(prefix).expect("test config (is the stack up?)");
+        ApiEnv::start_on(prefix, false).await
+    }
+
+    /// A server whose privacy and delivery routes publish to Kafka: creates the test's events,
+    /// consent, DLQ and deliveries topics first (so an in-process aggregator finds them too).
+    pub async fn start_with_kafka(prefix: &str) -> ApiEnv {
+        ApiEnv::start_on(prefix, true).await
+    }
+
+    async fn start_on(prefix: &str, kafka: bool) -> ApiEnv {
+        let mut config = test_config(prefix).expect("test config (is the stack up?)");
+        config.aggregator.admin_listen = "127.0.0.1:0".into();
+        config.aggregator.batch_max_ms = 200;
+        let mut topics = Vec::new();
+        if kafka {
+            for (name, partitions) in [
+                (&config.kafka.events_topic, 2),
+                (&config.kafka.consent_topic, 2),
+                (&config.kafka.dlq_topic, 1),
+                (&config.kafka.deliveries_topic, 2),
+            ] {
+                topics.push(
+                    TestTopic::with_name(name, partitions)
+                        .await
+                        .expect("test topic created"),
+                );
+            }
+        }
         let db = TestDatabase::with_name(&config.clickhouse.database)
             .await
             .expect("test database");
@@ -121,7 +150,7 @@ impl ApiEnv {
             .expect("migrations apply");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
-        let server = ApiServer::build(&config, served_router(), TEST_KEY_TTL);
+        let server = ApiServer::build(&config, served_router(&config), TEST_KEY_TTL);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             server
@@ -135,6 +164,7 @@ impl ApiEnv {
             config,
             db,
             addr,
+            topics,
             stop: Some(stop),
             task: Some(task),
         }
@@ -162,6 +192,26 @@ impl ApiEnv {
             path,
             &[("authorization", auth.as_str())],
             "",
+        )
+        .await
+    }
+
+    /// A request with a bearer key and a body of `content_type`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: &str,
+    ) -> HttpResponse {
+        let auth = format!("Bearer {key}");
+        request(
+            self.addr,
+            method,
+            path,
+            &[("authorization", &auth), ("content-type", content_type)],
+            body,
         )
         .await
     }
@@ -281,6 +331,7 @@ pub async fn insert(client: &mailpulse_store::Client, events: &[SeedEvent]) {
         machine_reason: if e.machine { "test" } else { "" },
         dnt: 0,
         gpc: 0,
+        end_pixel: 0,
         tracking_level: TrackingLevelCode(if e.subscriber.is_empty() {
             TrackingLevel::Anonymous
         } else {
@@ -433,5 +484,39 @@ pub fn assert_rate(actual: Option<f64>, numerator: u64, denominator: Option<u64>
         (None, None) => {}
         (Some(a), Some(e)) => assert!((a - e).abs() < 1e-12, "{what}: {a} != {e}"),
         _ => panic!("{what}: {actual:?} != {expected:?}"),
+    }
+}
+
+/// The aggregator running in this process (its library entry point), for tests that follow
+/// data from Kafka into ClickHouse.
+pub struct Aggregator {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), mailpulse_aggregator::AggregatorError>>,
+}
+
+impl Aggregator {
+    pub fn start(config: &Config) -> Aggregator {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let config = config.clone();
+        let task = tokio::spawn(async move {
+            mailpulse_aggregator::run_with(
+                &config,
+                mailpulse_aggregator::Metrics::detached(),
+                mailpulse_aggregator::Health::default(),
+                stopped,
+            )
+            .await
+        });
+        Aggregator { stop, task }
+    }
+
+    /// Graceful shutdown, as on SIGTERM.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the aggregator stops within 30 s")
+            .expect("the aggregator task did not panic")
+            .expect("the aggregator ended without error");
     }
 }
