@@ -72,6 +72,7 @@ fn events(count: usize, base_ms: u64) -> Vec<Event> {
                 head: false,
                 dnt: false,
                 gpc: false,
+                end_pixel: false,
                 edge: "edge-bench".into(),
             }
         })
@@ -166,6 +167,7 @@ fn row<'a>(event: &'a Event, offset: i64) -> EventRow<'a> {
         machine_reason: "",
         dnt: 0,
         gpc: 0,
+        end_pixel: 0,
         tracking_level: TrackingLevelCode(TrackingLevel::Identified),
         edge: &event.edge,
         kafka_topic: "bench",

@@ -95,6 +95,7 @@ fn events(count: usize) -> Vec<Event> {
                 head: false,
                 dnt: false,
                 gpc: false,
+                end_pixel: false,
                 edge: "edge-bench".into(),
             }
         })

@@ -47,7 +47,7 @@ fn generate_sql(first: u64, count: u64) -> String {
            ['desktop', 'mobile', 'tablet'][intHash32(n + 3) % 3 + 1] AS device, \
            ['Gmail', 'Apple Mail', 'Outlook', 'Yahoo', ''][intHash32(n + 4) % 5 + 1] AS email_client, \
            toUInt8(intHash32(n + 5) % 7 = 0) AS machine, \
-           '' AS machine_reason, toUInt8(0) AS dnt, toUInt8(0) AS gpc, \
+           '' AS machine_reason, toUInt8(0) AS dnt, toUInt8(0) AS gpc, toUInt8(0) AS end_pixel, \
            toInt8(2) AS tracking_level, 'bench' AS edge, 'bench' AS kafka_topic, \
            toInt32(0) AS kafka_partition, toInt64(n) AS kafka_offset, now() AS ingested_at \
          FROM (SELECT number + {first} AS n FROM numbers({count}))"

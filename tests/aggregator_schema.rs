@@ -37,6 +37,7 @@ fn sample_row() -> EventRow<'static> {
         machine_reason: "",
         dnt: 0,
         gpc: 0,
+        end_pixel: 0,
         tracking_level: TrackingLevelCode(TrackingLevel::Off),
         edge: "",
         kafka_topic: "",

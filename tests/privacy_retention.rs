@@ -39,6 +39,7 @@ fn row<'a>(tenant: &'a str, campaign: &'a str, subscriber: &'a str, ts: u64) -> 
         machine_reason: "",
         dnt: 0,
         gpc: 0,
+        end_pixel: 0,
         tracking_level: TrackingLevelCode(TrackingLevel::Identified),
         edge: "test",
         kafka_topic: "retention-test",

@@ -88,7 +88,8 @@ fn every_fixture_changes_only_link_values_and_counts_match_the_manifest() {
     }
 }
 
-/// Two pixels of the recipient: `/o/TOKEN` at the top, `/o/TOKEN.gif` at the bottom.
+/// Two pixels of the recipient: `/o/TOKEN` at the top, `/o/TOKEN.gif?at=end` (the end pixel,
+/// not counted as another open) at the bottom.
 fn check_pixels(name: &str, pixels: &[String]) {
     assert_eq!(pixels.len(), 2, "{name}: pixel tags found");
     let top_token = pixels[0]
@@ -96,7 +97,7 @@ fn check_pixels(name: &str, pixels: &[String]) {
         .expect("top pixel URL");
     assert_eq!(
         pixels[1],
-        format!("{}.gif", pixels[0]),
+        format!("{}.gif?at=end", pixels[0]),
         "{name}: bottom pixel"
     );
     let token = verified(top_token);
@@ -136,7 +137,7 @@ fn the_top_pixel_survives_gmail_clipping_and_the_bottom_one_closes_the_body() {
         .rewrite_html(&fragment, &RECIPIENT)
         .expect("rewrites");
     assert!(output.starts_with(b"<img src=\"https://t.mailpulse.test/o/"));
-    assert!(output.ends_with(b".gif\" width=\"1\" height=\"1\" alt=\"\" border=\"0\" style=\"display:block;width:1px;height:1px;border:0;margin:0;padding:0\" />"));
+    assert!(output.ends_with(b".gif?at=end\" width=\"1\" height=\"1\" alt=\"\" border=\"0\" style=\"display:block;width:1px;height:1px;border:0;margin:0;padding:0\" />"));
 
     // No </body> (broken markup): the bottom pixel goes at the very end.
     let broken = rewriter
@@ -165,6 +166,24 @@ fn rewriting_a_rewritten_message_changes_nothing() {
             "{name}: every tracking link recognised"
         );
     }
+}
+
+#[test]
+fn an_end_pixel_alone_is_recognised_as_ours() {
+    let rewriter = rewriter(&manifest().placeholders);
+    let once = rewriter
+        .rewrite_html(b"<html><body><p>Hi</p></body></html>", &RECIPIENT)
+        .expect("first rewrite");
+    let (_, pixels) = strip_pixels(&once);
+    let end_pixel = &pixels[1];
+    assert!(end_pixel.ends_with(".gif?at=end"), "{end_pixel}");
+    // A template that kept only the bottom pixel of an earlier rewrite gets no new pair.
+    let kept = format!("<html><body><p>Hi</p><img src=\"{end_pixel}\" /></body></html>");
+    let (again, report) = rewriter
+        .rewrite_html_with_report(kept.as_bytes(), &RECIPIENT)
+        .expect("second rewrite");
+    assert_eq!(report.pixels, 0, "the ?at=end pixel is ours");
+    assert_eq!(again, kept.as_bytes());
 }
 
 #[test]

@@ -215,6 +215,7 @@ pub fn event(kind: EventKind, subscriber: &str, ts_ms: u64) -> Event {
         head: false,
         dnt: false,
         gpc: false,
+        end_pixel: false,
         edge: "edge-test".into(),
     }
 }

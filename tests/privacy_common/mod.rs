@@ -163,6 +163,7 @@ pub fn open(tenant: &str, campaign: &str, subscriber: &str) -> Event {
         head: false,
         dnt: false,
         gpc: false,
+        end_pixel: false,
         edge: "edge-test".into(),
     }
 }

@@ -70,8 +70,8 @@ pub struct TrackingUrl {
     pub token: String,
 }
 
-/// Every `BASE/{c,o,u}/TOKEN` in `output` (tokens are base64url; a pixel's `.gif` is not part
-/// of the token).
+/// Every `BASE/{c,o,u}/TOKEN` in `output` (tokens are base64url; a pixel's `.gif` or
+/// `.gif?at=end` is not part of the token).
 pub fn tracking_urls(output: &[u8]) -> Vec<TrackingUrl> {
     let needle = format!("{BASE}/");
     let mut found = Vec::new();

@@ -98,6 +98,8 @@ impl PendingRow {
             machine_reason: self.enriched.machine_reason.unwrap_or(""),
             dnt: u8::from(event.dnt),
             gpc: u8::from(event.gpc),
+            // Not personal, and needed at every level so totals count a full render once.
+            end_pixel: u8::from(event.end_pixel),
             tracking_level: TrackingLevelCode(self.level),
             edge: &event.edge,
             kafka_topic: topic,
@@ -226,6 +228,20 @@ mod tests {
             assert_eq!(value, "");
         }
         assert_eq!(stored.campaign, row.event.campaign);
+    }
+
+    #[test]
+    fn the_end_pixel_flag_is_kept_at_every_level() {
+        for (level, key) in [
+            (TrackingLevel::Identified, SubscriberKey::Identified),
+            (TrackingLevel::Anonymous, SubscriberKey::None),
+            (TrackingLevel::Off, SubscriberKey::None),
+        ] {
+            let mut row = pending(level, key);
+            assert_eq!(row.to_row("events", 9).end_pixel, 0, "{level:?}: ordinary");
+            row.event.end_pixel = true;
+            assert_eq!(row.to_row("events", 9).end_pixel, 1, "{level:?}: end pixel");
+        }
     }
 
     #[test]

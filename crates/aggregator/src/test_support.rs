@@ -32,6 +32,7 @@ pub fn sample_event() -> Event {
         head: false,
         dnt: false,
         gpc: false,
+        end_pixel: false,
         edge: "edge-1".into(),
     }
 }

@@ -39,7 +39,8 @@ pub async fn handle(
 /// route and token extraction can be fuzzed without a server (`fuzz/fuzz_targets/edge_route.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParsedRoute<'a> {
-    /// `/o/{token}` or `/o/{token}.gif`: the token without the suffix.
+    /// `/o/{token}` or `/o/{token}.gif` (`?at=end` marks the end pixel, see
+    /// [`is_end_pixel`]): the token without the suffix.
     Pixel(&'a str),
     /// `/c/{token}`.
     Click(&'a str),
@@ -212,10 +213,18 @@ pub(crate) fn record(
         head: request.method() == Method::HEAD,
         dnt: header_is_one(headers.get("dnt")),
         gpc: header_is_one(headers.get("sec-gpc")),
+        end_pixel: token.kind() == EventKind::Open && is_end_pixel(request.uri().query()),
         edge: state.instance.clone(),
     };
     let key = event.partition_key();
     state.sink.submit(key.as_bytes(), &event.to_json());
+}
+
+/// The toolkit's bottom pixel (`/o/TOKEN.gif?at=end`): its fetch means the message was rendered
+/// to the end, and the statistics do not count it as a second open. A plain `/o/TOKEN` or
+/// `/o/TOKEN.gif` is an ordinary open. Scans the query in place: no allocation.
+fn is_end_pixel(query: Option<&str>) -> bool {
+    query.is_some_and(|query| query.split('&').any(|pair| pair == "at=end"))
 }
 
 fn header_is_one(value: Option<&HeaderValue>) -> bool {
@@ -263,6 +272,18 @@ mod tests {
         assert_eq!(parse_route("/c/abc"), ParsedRoute::Click("abc"));
         assert_eq!(parse_route("/u/abc"), ParsedRoute::Unsubscribe("abc"));
         assert_eq!(parse_route("/o/"), ParsedRoute::Pixel(""));
+    }
+
+    #[test]
+    fn only_at_end_marks_the_end_pixel() {
+        assert!(is_end_pixel(Some("at=end")));
+        assert!(is_end_pixel(Some("utm=x&at=end")));
+        assert!(is_end_pixel(Some("at=end&v=2")));
+        assert!(!is_end_pixel(None));
+        assert!(!is_end_pixel(Some("")));
+        assert!(!is_end_pixel(Some("at=start")));
+        assert!(!is_end_pixel(Some("at=endless")));
+        assert!(!is_end_pixel(Some("flat=end")));
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct Event {
     /// `Sec-GPC: 1` was sent.
     #[serde(default)]
     pub gpc: bool,
+    /// Opens only: the pixel at the end of the message (`/o/TOKEN.gif?at=end`): counted as a
+    /// full render, not as another open. Absent (false) in payloads from older edges.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end_pixel: bool,
     /// Which edge instance accepted the request.
     pub edge: String,
 }
@@ -203,4 +207,34 @@ fn check_id(field: &'static str, value: &str) -> Result<(), DecodeError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An open as an edge from before `end_pixel` wrote it.
+    const OLD_OPEN: &str = r#"{"v":1,"id":"018f4e2a-7b3c-7d4e-8f00-000000000001","type":"open",
+        "ts_ms":1700000000000,"tenant":"acme","campaign":"spring","subscriber":"s-1",
+        "issued_at":1699990000,"visitor":"0123456789abcdef0123456789abcdef","edge":"edge-1"}"#;
+
+    #[test]
+    fn a_payload_without_end_pixel_is_an_ordinary_open() {
+        let event = Event::from_json(OLD_OPEN.as_bytes()).expect("old payloads stay valid");
+        assert!(!event.end_pixel);
+        let json = String::from_utf8(event.to_json()).expect("JSON is UTF-8");
+        assert!(
+            !json.contains("end_pixel"),
+            "false is left out, so old consumers see the same payload: {json}"
+        );
+    }
+
+    #[test]
+    fn an_end_pixel_open_round_trips() {
+        let mut event = Event::from_json(OLD_OPEN.as_bytes()).expect("decodes");
+        event.end_pixel = true;
+        let json = event.to_json();
+        assert!(String::from_utf8_lossy(&json).contains(r#""end_pixel":true"#));
+        assert_eq!(Event::from_json(&json).expect("decodes"), event);
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! `schemas/migrations/NNNN_name.sql` holds one or more statements; a statement ends with `;`
 //! at the end of a line, and lines starting with `--` are comments. Every statement is written
-//! with `IF NOT EXISTS`, so a migration interrupted half-way is simply applied again. Applied
+//! with `IF NOT EXISTS` (or is a `DROP TABLE IF EXISTS`), so a migration interrupted half-way is
+//! simply applied again. ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`, so such a statement
+//! is run here as a check of `system.columns` plus a plain `ADD COLUMN`. Applied
 //! versions are recorded in `schema_migrations`. Two `migrate` runs at the same moment are not
 //! coordinated: run one (a deploy hook or an init container), not one per replica.
 
@@ -62,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "deliveries",
         sql: include_str!("../../../schemas/migrations/0008_deliveries.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "end_pixel",
+        sql: include_str!("../../../schemas/migrations/0009_end_pixel.sql"),
     },
 ];
 
@@ -129,7 +136,12 @@ async fn apply(client: &Client, migration: &Migration) -> Result<(), StoreError>
         source,
     };
     for statement in statements(migration.sql) {
-        client.query(&statement).execute().await.map_err(failed)?;
+        let sql = match AddColumn::parse(&statement) {
+            Some(add) if add.column_exists(client).await.map_err(failed)? => continue,
+            Some(add) => add.unguarded,
+            None => statement,
+        };
+        client.query(&sql).execute().await.map_err(failed)?;
     }
     client
         .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
@@ -139,6 +151,46 @@ async fn apply(client: &Client, migration: &Migration) -> Result<(), StoreError>
         .await
         .map_err(failed)?;
     Ok(())
+}
+
+/// An `ALTER TABLE t ADD COLUMN IF NOT EXISTS c …` statement, which ClickHouse 18.16 cannot
+/// parse: applied as "if `c` is missing, `ADD COLUMN c …`", valid on every version.
+#[derive(Debug, PartialEq, Eq)]
+struct AddColumn<'a> {
+    table: &'a str,
+    column: &'a str,
+    /// The statement without `IF NOT EXISTS`.
+    unguarded: String,
+}
+
+impl<'a> AddColumn<'a> {
+    const GUARD: &'static str = "ADD COLUMN IF NOT EXISTS ";
+
+    fn parse(statement: &'a str) -> Option<AddColumn<'a>> {
+        let rest = statement.strip_prefix("ALTER TABLE ")?.trim_start();
+        let (table, rest) = rest.split_once(char::is_whitespace)?;
+        let rest = rest.trim_start().strip_prefix(Self::GUARD)?;
+        let column = rest.split_whitespace().next()?;
+        let unguarded = format!("ALTER TABLE {table} ADD COLUMN {rest}");
+        Some(AddColumn {
+            table,
+            column,
+            unguarded,
+        })
+    }
+
+    async fn column_exists(&self, client: &Client) -> Result<bool, clickhouse::error::Error> {
+        let count: u64 = client
+            .query(
+                "SELECT count() FROM system.columns \
+                 WHERE database = currentDatabase() AND table = ? AND name = ?",
+            )
+            .bind(self.table)
+            .bind(self.column)
+            .fetch_one()
+            .await?;
+        Ok(count > 0)
+    }
 }
 
 /// Splits a migration file into statements: each ends with `;` at the end of a line.
@@ -189,6 +241,31 @@ mod tests {
     }
 
     #[test]
+    fn a_guarded_add_column_is_split_into_a_check_and_a_plain_alter() {
+        let add = AddColumn::parse(
+            "ALTER TABLE events ADD COLUMN IF NOT EXISTS end_pixel UInt8 DEFAULT 0 AFTER gpc",
+        )
+        .expect("recognised");
+        assert_eq!(
+            add,
+            AddColumn {
+                table: "events",
+                column: "end_pixel",
+                unguarded: "ALTER TABLE events ADD COLUMN end_pixel UInt8 DEFAULT 0 AFTER gpc"
+                    .to_string(),
+            }
+        );
+        assert_eq!(
+            AddColumn::parse("ALTER TABLE events ADD COLUMN end_pixel UInt8"),
+            None
+        );
+        assert_eq!(
+            AddColumn::parse("CREATE TABLE IF NOT EXISTS t (x UInt8)"),
+            None
+        );
+    }
+
+    #[test]
     fn every_migration_file_is_listed_in_order() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/migrations");
         let mut files: Vec<String> = std::fs::read_dir(dir)
@@ -217,7 +294,8 @@ mod tests {
         for migration in MIGRATIONS {
             for statement in statements(migration.sql) {
                 assert!(
-                    statement.contains("IF NOT EXISTS"),
+                    statement.contains("IF NOT EXISTS")
+                        || statement.starts_with("DROP TABLE IF EXISTS "),
                     "migration {} has a statement that fails when applied twice: {statement}",
                     migration.version
                 );

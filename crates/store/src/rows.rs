@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// The insert target of the aggregator.
 pub const EVENTS_TABLE: &str = "events";
 
-/// One row of `events` (schema: `schemas/migrations/0001_events.sql`). Field order and types
+/// One row of `events` (schema: `schemas/migrations/0001_events.sql`, `0009_end_pixel.sql`). Field order and types
 /// must match the table exactly: with validation off nothing else checks them, so
 /// `tests/aggregator_schema.rs` compares this struct with `DESCRIBE TABLE events`.
 #[derive(Debug, Clone, Serialize, clickhouse::Row)]
@@ -37,6 +37,9 @@ pub struct EventRow<'a> {
     pub machine_reason: &'a str,
     pub dnt: u8,
     pub gpc: u8,
+    /// 1 for the pixel at the end of the message (migration 0009): a full render, left out of
+    /// open totals.
+    pub end_pixel: u8,
     pub tracking_level: TrackingLevelCode,
     pub edge: &'a str,
     pub kafka_topic: &'a str,

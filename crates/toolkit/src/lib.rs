@@ -33,8 +33,10 @@
 //!
 //! Gmail clips messages over about 102 KB; a pixel at the bottom of a clipped message never
 //! loads. So one pixel goes right after `<body…>` (`/o/TOKEN`) and one before `</body>`
-//! (`/o/TOKEN.gif`); the edge accepts both. Both are the same recipient's token: unique opens
-//! are unaffected, but a client that loads both records two opens.
+//! (`/o/TOKEN.gif?at=end`, [`END_PIXEL_SUFFIX`]). Both are the same recipient's token. The edge
+//! marks a fetch of the bottom one as `end_pixel` (the message was rendered to its end) and the
+//! statistics do not count it as another open, so a fully rendered message is one open, not
+//! two. `/o/TOKEN` and plain `/o/TOKEN.gif` stay ordinary opens for senders with one pixel.
 
 mod entities;
 mod links;
@@ -45,7 +47,7 @@ mod unsubscribe;
 
 pub use links::Skip;
 pub use mailpulse_token::{KeyRing, UrlMinter};
-pub use rewrite::{RewriteReport, Rewriter};
+pub use rewrite::{RewriteReport, Rewriter, END_PIXEL_SUFFIX};
 pub use unsubscribe::{LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST, ONE_CLICK};
 
 /// The placeholder `href` that marks the unsubscribe link unless configured otherwise.

@@ -46,6 +46,10 @@ impl RewriteReport {
     }
 }
 
+/// Appended to the bottom pixel's URL: the edge records a fetch of it as a full render of the
+/// message, not as another open (a client that shows the whole message loads both pixels).
+pub const END_PIXEL_SUFFIX: &str = ".gif?at=end";
+
 /// Rewrites messages for recipients. Build once, use for every recipient of a campaign.
 pub struct Rewriter {
     minter: UrlMinter,
@@ -141,7 +145,7 @@ impl Rewriter {
             let pixel = minting.pixel()?;
             let (top, bottom) = pixel_positions(&found, html.len());
             edits.push((top..top, pixel_tag(&pixel)));
-            edits.push((bottom..bottom, pixel_tag(&format!("{pixel}.gif"))));
+            edits.push((bottom..bottom, pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}"))));
             report.pixels = 2;
         }
         Ok((splice(html, edits), report))
@@ -204,7 +208,8 @@ impl Rewriter {
         }
     }
 
-    /// Whether an earlier rewrite already put our pixel into this document.
+    /// Whether an earlier rewrite already put our pixel into this document (`/o/TOKEN`,
+    /// `/o/TOKEN.gif` or `/o/TOKEN.gif?at=end`: any URL under the edge's `/o/`).
     fn has_pixel(&self, html: &[u8], found: &Found) -> bool {
         let classifier = self.classifier();
         found.image_sources.iter().any(|range| {

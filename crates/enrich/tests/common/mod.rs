@@ -28,6 +28,7 @@ pub fn event(kind: EventKind, ua: &str, network: NetworkClass, secs_after_issue:
         head: false,
         dnt: false,
         gpc: false,
+        end_pixel: false,
         edge: "edge-test".into(),
     }
 }
