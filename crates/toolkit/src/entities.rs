@@ -118,6 +118,25 @@ pub fn encode_attribute(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Encodes `value` for a double-quoted attribute, as the tags the toolkit writes itself are:
+/// only `&`, `"`, `<` and `>` become references, so `/o/TOKEN.gif?at=end` stays readable.
+pub fn encode_double_quoted(value: &str) -> Cow<'_, str> {
+    if !value.contains(['&', '"', '<', '>']) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 16);
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +184,21 @@ mod tests {
         assert_eq!(decode_attribute(&encoded), value);
         assert!(matches!(
             encode_attribute("https://t.test/c/AbC-_9"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn double_quoted_encoding_round_trips_and_keeps_query_equals() {
+        let value = "https://t.test/o/AbC.gif?at=end&x=\"<1>\"";
+        let encoded = encode_double_quoted(value);
+        assert_eq!(
+            encoded,
+            "https://t.test/o/AbC.gif?at=end&amp;x=&quot;&lt;1&gt;&quot;"
+        );
+        assert_eq!(decode_attribute(&encoded), value);
+        assert!(matches!(
+            encode_double_quoted("https://t.test/o/AbC.gif?at=end"),
             Cow::Borrowed(_)
         ));
     }

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use mailpulse_token::{link_id_for, UrlMinter, MAX_ID_LEN};
 
-use crate::entities::{decode_attribute, encode_attribute};
+use crate::entities::{decode_attribute, encode_attribute, encode_double_quoted};
 use crate::links::{
     is_html_space, normalise_base, parse_base, Classifier, LinkAction, Markers, Skip,
 };
@@ -145,7 +145,10 @@ impl Rewriter {
             let pixel = minting.pixel()?;
             let (top, bottom) = pixel_positions(&found, html.len());
             edits.push((top..top, pixel_tag(&pixel)));
-            edits.push((bottom..bottom, pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}"))));
+            edits.push((
+                bottom..bottom,
+                pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}")),
+            ));
             report.pixels = 2;
         }
         Ok((splice(html, edits), report))
@@ -310,12 +313,13 @@ fn pixel_positions(found: &Found, len: usize) -> (usize, usize) {
     (top, bottom)
 }
 
-/// A 1×1 image that takes no room and has no border in any client.
+/// A 1×1 image that takes no room and has no border in any client. `src` is double-quoted, so
+/// the `=` of `?at=end` needs no reference.
 fn pixel_tag(url: &str) -> String {
     format!(
         "<img src=\"{}\" width=\"1\" height=\"1\" alt=\"\" border=\"0\" \
          style=\"display:block;width:1px;height:1px;border:0;margin:0;padding:0\" />",
-        encode_attribute(url)
+        encode_double_quoted(url)
     )
 }
 
