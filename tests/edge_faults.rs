@@ -8,7 +8,6 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{get, path_of, RunningEdge};
@@ -18,7 +17,8 @@ use mailpulse_event::Event;
 use mailpulse_testkit::{consume, test_config, Outage, Service, TestTopic};
 use mailpulse_token::{KeyRing, UrlMinter};
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Held across awaits, so an async mutex (it works across the tests' separate runtimes).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Traffic {
     minter: UrlMinter,
@@ -105,7 +105,7 @@ async fn topics(config: &Config) -> (TestTopic, TestTopic) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn broker_outage_mid_stream_loses_nothing_and_duplicates_nothing() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let config = test_config("edge_outage").expect("stack");
     let (events, _salt) = topics(&config).await;
     let edge = RunningEdge::start(&config).await;
@@ -206,7 +206,7 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_stream_then_restart_loses_nothing() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let config = test_config("edge_sigterm").expect("stack");
     let (events, _salt) = topics(&config).await;
     let mut traffic = Traffic::new(&config);
@@ -224,7 +224,7 @@ async fn sigterm_mid_stream_then_restart_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_while_the_broker_is_down_spools_and_the_next_edge_replays() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let config = test_config("edge_spool").expect("stack");
     let (events, _salt) = topics(&config).await;
     let mut traffic = Traffic::new(&config);
