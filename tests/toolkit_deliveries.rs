@@ -15,7 +15,6 @@ use mailpulse_aggregator::AggregatorError;
 use mailpulse_event::EventKind;
 use mailpulse_store::deliveries::{DeliveryCounts, DeliveryRow, DELIVERY_COUNTS_SQL};
 use mailpulse_store::wire::{compare, describe_query, describe_table};
-use mailpulse_testkit::TestTopic;
 
 fn status_line(subscriber: &str, status: &str, reason: Option<&str>) -> String {
     let reason = reason.map_or(String::new(), |r| {
@@ -31,9 +30,7 @@ fn status_line(subscriber: &str, status: &str, reason: Option<&str>) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn delivered_counts_come_from_ingested_statuses_exactly_once() {
     let env = TestEnv::new("tk_deliveries", 2).await;
-    let _deliveries = TestTopic::with_name(&env.config.kafka.deliveries_topic, 3)
-        .await
-        .expect("deliveries topic");
+    // TestEnv created the deliveries topic already.
     let client = env.client();
 
     // The row and result types fit the migrated schema.

@@ -98,6 +98,12 @@ async fn a_one_click_unsubscribe_is_stored_and_withdraws_consent() {
 
     let human = [("user-agent", aggregator_common::HUMAN_UA)];
     assert_eq!(get(edge.addr, &pixel, &human).await.status, StatusCode::OK);
+    // Let the open land first: rows still waiting in a batch are re-gated right before their
+    // INSERT, so an open sharing a batch with the unsubscribe would be stored anonymously.
+    wait_for_events(&env, "first open stored", |events| {
+        events.iter().any(|e| e.kind == "open")
+    })
+    .await;
     let (status, _) = post(
         edge.addr,
         &unsubscribe,
