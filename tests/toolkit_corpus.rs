@@ -324,3 +324,30 @@ fn a_recipient_that_cannot_be_signed_is_an_error_not_a_silent_copy() {
         .is_err());
     assert!(rewriter.rewrite_text("https://x.example/", &bad).is_err());
 }
+
+/// Found by `scripts/check-fuzz` (fuzz/regressions/toolkit_rewrite): a message that ends inside
+/// an unterminated tag. Appending the end pixel there completed that tag, so a second rewrite
+/// wrapped a link the first had not seen. Now the end pixel is left out and nothing changes.
+#[test]
+fn a_message_ending_inside_a_broken_tag_gets_one_pixel_and_stays_idempotent() {
+    let rewriter = rewriter(&[]);
+    let html =
+        b"<p>Hi</p>\n<a href=\"https://shop.example.com/?a=1&amp;b=2\" target=\"_b</body>\n</html>";
+    let (once, report) = rewriter
+        .rewrite_html_with_report(html, &RECIPIENT)
+        .expect("rewrite");
+    assert_eq!(report.pixels, 1, "only the top pixel");
+    let (twice, second) = rewriter
+        .rewrite_html_with_report(&once, &RECIPIENT)
+        .expect("second rewrite");
+    assert_eq!(second.tracked + second.unsubscribe + second.pixels, 0);
+    assert_eq!(twice, once, "a second rewrite changes nothing");
+    // A well-formed message without </body> still gets its end pixel at the very end.
+    let (_, report) = rewriter
+        .rewrite_html_with_report(
+            b"<p>Hi <a href=\"https://x.example/\">x</a></p>",
+            &RECIPIENT,
+        )
+        .expect("rewrite");
+    assert_eq!(report.pixels, 2);
+}

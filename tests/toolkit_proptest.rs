@@ -68,8 +68,9 @@ fn check(input: &[u8]) {
         .rewrite_html_with_report(input, &RECIPIENT)
         .expect("rewriting never fails on any input");
     let (without_pixels, pixels) = strip_pixels(&output);
-    assert_eq!(pixels.len(), 2, "two pixels");
-    assert_eq!(report.pixels, 2);
+    // The end pixel is left out only when the input ends inside a broken tag.
+    assert!((1..=2).contains(&report.pixels), "a top pixel, and an end pixel if it fits");
+    assert_eq!(pixels.len(), report.pixels);
     let spans = replaced_spans(input, &without_pixels);
     assert_eq!(spans.len(), report.tracked + report.unsubscribe);
     for span in &spans {

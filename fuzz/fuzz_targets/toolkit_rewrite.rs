@@ -89,7 +89,10 @@ fuzz_target!(|data: &[u8]| {
         let (output, report) = rewriter
             .rewrite_html_with_report(message, &RECIPIENT)
             .expect("rewriting HTML never fails");
-        assert_eq!(report.pixels, 2, "two pixels in every HTML message");
+        assert!(
+            (1..=2).contains(&report.pixels),
+            "a top pixel in every HTML message, an end pixel unless it ends in a broken tag"
+        );
         check_new_tokens(message, &output);
         let (again, second) = rewriter
             .rewrite_html_with_report(&output, &RECIPIENT)

@@ -10,7 +10,7 @@ use crate::entities::{decode_attribute, encode_attribute, encode_double_quoted};
 use crate::links::{
     is_html_space, normalise_base, parse_base, Classifier, LinkAction, Markers, Skip,
 };
-use crate::scan::{scan, Depth, Found, Selectors};
+use crate::scan::{appendable_at_end, scan, Depth, Found, Selectors};
 use crate::{text, Recipient, RewriteOptions, ToolkitError};
 
 /// What one rewrite did, for logs and tests.
@@ -145,11 +145,16 @@ impl Rewriter {
             let pixel = minting.pixel()?;
             let (top, bottom) = pixel_positions(&found, html.len());
             edits.push((top..top, pixel_tag(&pixel)));
-            edits.push((
-                bottom..bottom,
-                pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}")),
-            ));
-            report.pixels = 2;
+            report.pixels = 1;
+            // Without a `</body>` or `</html>` the end pixel goes at the very end, unless the
+            // document ends inside a broken tag, where it would become part of that tag.
+            if bottom < html.len() || appendable_at_end(html) {
+                edits.push((
+                    bottom..bottom,
+                    pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}")),
+                ));
+                report.pixels = 2;
+            }
         }
         Ok((splice(html, edits), report))
     }

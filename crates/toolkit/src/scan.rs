@@ -230,6 +230,29 @@ fn structure_handlers<'h, 's>(
         )
 }
 
+/// Whether markup appended at the end of `html` would be parsed as markup of its own. It is not
+/// when the document ends inside an unterminated tag, comment or raw-text element (broken
+/// markup such as `<a href="x" title="ab` at the very end): appending a pixel there would
+/// complete that tag instead, and a second rewrite would see a different document.
+pub fn appendable_at_end(html: &[u8]) -> bool {
+    const PROBE: &[u8] = b"<mp-end-probe>";
+    let Ok(probe) = "mp-end-probe".parse::<Selector>() else {
+        return false;
+    };
+    let seen = Rc::new(RefCell::new(false));
+    let seen_by_handler = seen.clone();
+    let settings = Settings::new().append_element_content_handler(on(&probe, move |_| {
+        *seen_by_handler.borrow_mut() = true;
+        Ok(())
+    }));
+    let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
+    let parsed = rewriter
+        .write(html)
+        .and_then(|()| rewriter.write(PROBE))
+        .and_then(|()| rewriter.end());
+    parsed.is_ok() && *seen.borrow()
+}
+
 /// An element handler for one selector.
 fn on<'h, 's>(
     selector: &'s Selector,
