@@ -351,3 +351,20 @@ fn a_message_ending_inside_a_broken_tag_gets_one_pixel_and_stays_idempotent() {
         .expect("rewrite");
     assert_eq!(report.pixels, 2);
 }
+
+/// Also found by the rewrite fuzz target: a message that is nothing but an unterminated
+/// doctype. Both pixels would have landed at its very end, inside it; now none is added.
+#[test]
+fn a_message_that_ends_inside_its_doctype_gets_no_pixel_and_stays_idempotent() {
+    let rewriter = rewriter(&[]);
+    let html = b"<!doctypelang=\"en\" xmln\"s=http://www. 18\" style=\"display:block";
+    let (once, report) = rewriter
+        .rewrite_html_with_report(html, &RECIPIENT)
+        .expect("rewrite");
+    assert_eq!(report.pixels, 0);
+    assert_eq!(once, html.to_vec(), "nothing to change");
+    let (twice, _) = rewriter
+        .rewrite_html_with_report(&once, &RECIPIENT)
+        .expect("second rewrite");
+    assert_eq!(twice, once);
+}

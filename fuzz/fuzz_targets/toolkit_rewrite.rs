@@ -90,8 +90,8 @@ fuzz_target!(|data: &[u8]| {
             .rewrite_html_with_report(message, &RECIPIENT)
             .expect("rewriting HTML never fails");
         assert!(
-            (1..=2).contains(&report.pixels),
-            "a top pixel in every HTML message, an end pixel unless it ends in a broken tag"
+            report.pixels <= 2,
+            "a top and an end pixel, each unless it would land in a broken tag at the end"
         );
         check_new_tokens(message, &output);
         let (again, second) = rewriter

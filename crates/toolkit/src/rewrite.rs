@@ -144,16 +144,20 @@ impl Rewriter {
         if self.options.insert_pixels && !self.has_pixel(html, &found) {
             let pixel = minting.pixel()?;
             let (top, bottom) = pixel_positions(&found, html.len());
-            edits.push((top..top, pixel_tag(&pixel)));
-            report.pixels = 1;
-            // Without a `</body>` or `</html>` the end pixel goes at the very end, unless the
-            // document ends inside a broken tag, where it would become part of that tag.
-            if bottom < html.len() || appendable_at_end(html) {
-                edits.push((
-                    bottom..bottom,
-                    pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}")),
-                ));
-                report.pixels = 2;
+            // A pixel can go anywhere the parser stood between tokens; the very end is such a
+            // place unless the document ends inside a broken tag or doctype, where appended
+            // markup would become part of it (and a second rewrite would see another document).
+            let fits_at = |at: usize| at < html.len() || appendable_at_end(html);
+            if fits_at(top) {
+                edits.push((top..top, pixel_tag(&pixel)));
+                report.pixels = 1;
+                if fits_at(bottom) {
+                    edits.push((
+                        bottom..bottom,
+                        pixel_tag(&format!("{pixel}{END_PIXEL_SUFFIX}")),
+                    ));
+                    report.pixels = 2;
+                }
             }
         }
         Ok((splice(html, edits), report))
