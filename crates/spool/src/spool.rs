@@ -68,6 +68,9 @@ pub struct Spool {
     writer: Option<Writer>,
     /// First record not yet acknowledged.
     cursor: Position,
+    /// Number of the next segment; only ever grows, so a new segment always lies after the
+    /// cursor even when every older one has been deleted.
+    next_seq: u64,
     bytes: u64,
     corrupt_skips: u64,
 }
@@ -83,12 +86,17 @@ impl Spool {
         let cursor = segment::load_cursor(dir)
             .map(|(segment, offset)| Position { segment, offset })
             .unwrap_or_default();
+        let next_seq = segments
+            .back()
+            .map_or(0, |(seq, _)| seq + 1)
+            .max(cursor.segment + 1);
         Ok(Spool {
             dir: dir.to_path_buf(),
             options,
             segments,
             writer: None,
             cursor,
+            next_seq,
             bytes,
             corrupt_skips: 0,
         })
@@ -218,8 +226,14 @@ impl Spool {
         segment::store_cursor(&self.dir, pos.segment, pos.offset)?;
         while let Some(&(seq, len)) = self.segments.front() {
             let fully_read = seq < pos.segment || (seq == pos.segment && pos.offset >= len);
-            if !fully_read || self.is_writer(seq) {
+            if !fully_read {
                 break;
+            }
+            if self.is_writer(seq) {
+                // Everything written has been delivered: close the open segment too, or its
+                // bytes would count against `max_bytes` until it filled up.
+                self.sync()?;
+                self.writer = None;
             }
             segment::remove_segment(&self.dir, seq)?;
             self.segments.pop_front();
@@ -261,7 +275,8 @@ impl Spool {
             .is_none_or(|w| w.len >= self.options.segment_bytes);
         if full {
             self.sync()?;
-            let seq = self.segments.back().map_or(0, |(seq, _)| seq + 1);
+            let seq = self.next_seq;
+            self.next_seq += 1;
             let file = segment::create_segment(&self.dir, seq)?;
             self.segments.push_back((seq, 0));
             self.writer = Some(Writer {

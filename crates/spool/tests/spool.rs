@@ -42,7 +42,7 @@ fn records_come_back_in_append_order_across_segments_and_segments_are_deleted() 
     assert!(!spool.is_drained());
     assert_eq!(drain(&mut spool), written);
     assert!(spool.is_drained());
-    assert_eq!(spool.stats().segments, 1, "only the open segment remains");
+    assert_eq!(spool.stats().segments, 0, "every delivered segment is deleted");
 }
 
 #[test]
@@ -128,4 +128,30 @@ fn oversized_records_are_refused_with_a_reason() {
         .append(&vec![b'k'; 70_000], b"x")
         .expect_err("key too long");
     assert!(matches!(err, SpoolError::TooLarge(_)));
+}
+
+#[test]
+fn a_drained_spool_gives_all_its_room_back_even_within_one_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = SpoolOptions {
+        max_bytes: 2048,
+        segment_bytes: 1 << 20,
+        fsync_every: 1,
+    };
+    let mut spool = Spool::open(dir.path(), options.clone()).expect("open");
+    for round in 0..3 {
+        let mut accepted = 0;
+        while spool.append(b"key", &[b'x'; 100]).is_ok() {
+            accepted += 1;
+        }
+        assert!(accepted >= 15, "round {round}: only {accepted} records fit");
+        assert_eq!(drain(&mut spool).len(), accepted, "round {round}");
+        assert_eq!(spool.stats().bytes, 0, "round {round}: room comes back");
+    }
+    // Reopening after a full drain starts a segment after the cursor: nothing is skipped.
+    drop(spool);
+    let mut spool = Spool::open(dir.path(), options).expect("reopen");
+    spool.append(b"k", b"after reopen").expect("append");
+    let payloads: Vec<_> = drain(&mut spool).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(payloads, vec![b"after reopen".to_vec()]);
 }
