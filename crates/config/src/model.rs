@@ -119,7 +119,8 @@ pub struct EdgeConfig {
     pub spool_max_bytes: u64,
     /// Spool records written between fsyncs (also fsynced every 100 ms). Default 256.
     pub spool_fsync_every: usize,
-    /// librdkafka queue limit before events go to the spool. Default 100000.
+    /// Events queued in memory for Kafka before new ones go to the spool; bounds the edge's
+    /// memory when the broker falls behind (about 0.6 KB each). Default 20000.
     pub queue_max_messages: u32,
     /// Producer batching delay, ms. Default 5.
     pub linger_ms: u32,
@@ -149,7 +150,7 @@ impl Default for EdgeConfig {
             spool_dir: ".stack/spool".into(),
             spool_max_bytes: 1 << 30,
             spool_fsync_every: 256,
-            queue_max_messages: 100_000,
+            queue_max_messages: 20_000,
             linger_ms: 5,
             compression: "lz4".into(),
             shutdown_flush_ms: 5_000,
