@@ -42,7 +42,11 @@ fn records_come_back_in_append_order_across_segments_and_segments_are_deleted() 
     assert!(!spool.is_drained());
     assert_eq!(drain(&mut spool), written);
     assert!(spool.is_drained());
-    assert_eq!(spool.stats().segments, 0, "every delivered segment is deleted");
+    assert_eq!(
+        spool.stats().segments,
+        0,
+        "every delivered segment is deleted"
+    );
 }
 
 #[test]
