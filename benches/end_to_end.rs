@@ -1,8 +1,10 @@
 //! Event-to-visible latency at a fixed rate: pixel hits sent over HTTP to a real edge
 //! (`mailpulse edge`) at `E2E_RATE` per second (default 2000) for 25 s, consumed by real
-//! aggregators (`mailpulse aggregate`, production batching: `batch_max_ms` 500), and the time
-//! until each hit's row can be read from ClickHouse `events`. Run for 1 edge worker + 1
-//! aggregator and for 2 edge workers + 2 aggregators (one group).
+//! aggregators (`mailpulse aggregate`), and the time until each hit's row can be read from
+//! ClickHouse `events`. Run for 1 edge worker + 1 aggregator and for 2 edge workers + 2
+//! aggregators (one group) with production settings (`batch_max_ms` 500, librdkafka's
+//! `fetch.wait.max.ms` 500), then 1 + 1 with `batch_max_ms` 100, and also with
+//! `fetch.wait.max.ms` 50, to show what the batch window and the broker's fetch wait contribute.
 //!
 //! How visibility is measured, honestly and cheaply: every 20 ms a poller asks ClickHouse for
 //! each Kafka partition's highest stored offset and row count (three rows, so polling does not
@@ -55,6 +57,11 @@ struct StoredHit {
 struct Setup {
     edge_workers: usize,
     aggregators: usize,
+    /// `aggregator.batch_max_ms`: the longest a batch waits before it is written.
+    batch_max_ms: u64,
+    /// librdkafka `fetch.wait.max.ms` for every client (`kafka.properties`); `None`: its
+    /// default, 500.
+    fetch_wait_ms: Option<u32>,
 }
 
 struct Figures {
@@ -65,6 +72,8 @@ struct Figures {
     rate: f64,
     inconsistent_polls: usize,
     served_p99_ms: f64,
+    /// Measured hits not answered 200 or not visible within a minute of the end.
+    not_visible: usize,
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -76,8 +85,13 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 async fn run(setup: &Setup, rate: u32, seconds: f64, warmup: f64) -> Figures {
     let mut env = DrillEnv::new("e2e_bench").await;
-    // Production batching, not the drills' short batches.
-    env.config.aggregator.batch_max_ms = Config::default().aggregator.batch_max_ms;
+    env.config.aggregator.batch_max_ms = setup.batch_max_ms;
+    if let Some(wait) = setup.fetch_wait_ms {
+        env.config
+            .kafka
+            .properties
+            .insert("fetch.wait.max.ms".into(), wait.to_string());
+    }
     env.config.aggregator.retry_initial_ms = Config::default().aggregator.retry_initial_ms;
     let workers = [(
         "MAILPULSE_EDGE_WORKERS".to_string(),
@@ -209,13 +223,10 @@ async fn run(setup: &Setup, rate: u32, seconds: f64, warmup: f64) -> Figures {
         }
     }
     latencies.sort_by(f64::total_cmp);
+    // A shared stack can be disturbed mid-run (another test stopping the broker): hits not
+    // visible by the end are reported, not hidden.
     let measured_hits = report.hits.iter().filter(|h| h.sent_at >= warm).count();
-    assert_eq!(
-        latencies.len(),
-        measured_hits,
-        "every measured hit answered 200 and became visible ({})",
-        report.summary()
-    );
+    let not_visible = measured_hits - latencies.len();
     for aggregator in &aggregators {
         let stored = aggregator
             .metric("mailpulse_aggregator_inserted_rows_total")
@@ -232,6 +243,7 @@ async fn run(setup: &Setup, rate: u32, seconds: f64, warmup: f64) -> Figures {
         rate: report.hits.len() as f64 / report.elapsed.as_secs_f64(),
         inconsistent_polls,
         served_p99_ms: report.latency_ms(0.99),
+        not_visible,
     }
 }
 
@@ -244,50 +256,60 @@ async fn main() {
         Err(_) => 200,
     };
     let (seconds, warmup) = if bench { (20.0, 5.0) } else { (2.0, 2.0) };
-    let setups: &[Setup] = if bench {
-        &[
-            Setup {
-                edge_workers: 1,
-                aggregators: 1,
-            },
+    // Production settings first; then a short batch window, then also a short broker fetch
+    // wait, to show what each contributes.
+    let production = Config::default().aggregator.batch_max_ms;
+    let one = |batch_max_ms, fetch_wait_ms| Setup {
+        edge_workers: 1,
+        aggregators: 1,
+        batch_max_ms,
+        fetch_wait_ms,
+    };
+    let setups: Vec<Setup> = if bench {
+        vec![
+            one(production, None),
             Setup {
                 edge_workers: 2,
                 aggregators: 2,
+                batch_max_ms: production,
+                fetch_wait_ms: None,
             },
+            one(100, None),
+            one(100, Some(50)),
         ]
     } else {
-        &[Setup {
-            edge_workers: 1,
-            aggregators: 1,
-        }]
+        vec![one(production, None)]
     };
     println!(
         "end_to_end: {rate} hits/s for {seconds} s measured (after {warmup} s), poll every \
          {POLL_EVERY:?}"
     );
     let mut rows = Vec::new();
-    for setup in setups {
+    for setup in &setups {
         let figures = run(setup, rate, seconds, warmup).await;
         rows.push((setup, figures));
     }
     println!();
     println!(
-        "| edge workers | aggregators | sent/s | hits measured | visible p50 ms | visible p99 ms \
-         | max ms | pixel answered p99 ms | polls out of order |"
+        "| edge workers | aggregators | batch_max_ms | fetch.wait.max.ms | sent/s | hits measured | visible p50 ms \
+         | visible p99 ms | max ms | pixel answered p99 ms | polls out of order | not visible |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (setup, f) in &rows {
         println!(
-            "| {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {} | {} |",
             setup.edge_workers,
             setup.aggregators,
+            setup.batch_max_ms,
+            setup.fetch_wait_ms.unwrap_or(500),
             f.rate,
             f.measured,
             f.p50,
             f.p99,
             f.max,
             f.served_p99_ms,
-            f.inconsistent_polls
+            f.inconsistent_polls,
+            f.not_visible
         );
     }
 }
