@@ -223,7 +223,9 @@ impl Spool {
             return Ok(());
         }
         self.cursor = pos;
-        segment::store_cursor(&self.dir, pos.segment, pos.offset)?;
+        // Delete delivered segments before writing the cursor: on a full disk the cursor file
+        // cannot be written until they are gone. A crash in between is harmless, since reading
+        // resumes at the first segment at or after the stored cursor.
         while let Some(&(seq, len)) = self.segments.front() {
             let fully_read = seq < pos.segment || (seq == pos.segment && pos.offset >= len);
             if !fully_read {
@@ -239,7 +241,7 @@ impl Spool {
             self.segments.pop_front();
             self.bytes -= len;
         }
-        Ok(())
+        segment::store_cursor(&self.dir, pos.segment, pos.offset)
     }
 
     /// The first unacknowledged record's position.
